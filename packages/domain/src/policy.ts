@@ -1,0 +1,125 @@
+/**
+ * The one place that answers "may this user do this to this resource" (SPEC A2). Routes declare
+ * the action they perform and ask `decide`; no handler re-implements a rule.
+ *
+ * Row-level security in the database separates organisations underneath this module, so a
+ * forgotten check cannot leak another organisation's rows; this module adds the finer rules
+ * (roles, own cases, verified clinicians, second factor for admins).
+ *
+ * Consent grants (SPEC A5) will arrive as extra facts in `PolicyContext`, so routes stay unchanged.
+ */
+import { ownerOf, type ScanStatus } from './lifecycle.ts';
+import { isClinicianRole, type Role } from './roles.ts';
+
+export interface Actor {
+  userId: string;
+  orgId: string;
+  role: Role;
+  /** Doctors and pharmacists: an admin (or a licence service) has verified the licence. */
+  clinicianVerified: boolean;
+  /** This session passed a second factor (TOTP or e-mail code). */
+  mfa: boolean;
+}
+
+export type Action =
+  | 'scan.list'
+  | 'scan.upload'
+  | 'scan.read'
+  | 'scan.transition'
+  | 'user.list'
+  | 'user.verify_clinician'
+  | 'user.disable'
+  | 'user.reset_second_factor'
+  | 'audit.read'
+  | 'outbox.read';
+
+export type Resource =
+  | { kind: 'organisation'; orgId: string }
+  | {
+      kind: 'scan';
+      orgId: string;
+      /** The patient's user account, when the patient has one. */
+      patientUserId: string | null;
+      status: ScanStatus;
+    }
+  | { kind: 'user'; orgId: string; userId: string };
+
+/** Facts beyond the actor and resource; consent grants (A5) will be added here. */
+export type PolicyContext = Record<string, never>;
+
+export type Decision =
+  | { allow: true }
+  | {
+      allow: false;
+      /** forbidden: the actor may not; mfa_required: an admin must pass a second factor first;
+       * not_found: the resource is invisible to the actor (no existence leak). */
+      code: 'forbidden' | 'mfa_required' | 'not_found';
+      reason: string;
+    };
+
+const allow: Decision = { allow: true };
+const deny = (code: 'forbidden' | 'mfa_required' | 'not_found', reason: string): Decision => ({
+  allow: false,
+  code,
+  reason,
+});
+
+/** Whether the actor can see clinical data at all. */
+export function hasClinicalAccess(actor: Actor): boolean {
+  if (isClinicianRole(actor.role)) return actor.clinicianVerified;
+  if (actor.role === 'admin') return actor.mfa;
+  return true; // patients: their own cases only, enforced per resource
+}
+
+function adminOnly(actor: Actor): Decision {
+  if (actor.role !== 'admin') return deny('forbidden', 'Only an administrator may do this');
+  if (!actor.mfa) return deny('mfa_required', 'Administrators must sign in with a second factor (enrol TOTP first)');
+  return allow;
+}
+
+export function decide(actor: Actor, action: Action, resource: Resource, _context: PolicyContext = {}): Decision {
+  if (resource.orgId !== actor.orgId) return deny('not_found', 'The resource belongs to another organisation');
+
+  switch (action) {
+    case 'scan.list':
+      if (actor.role === 'admin') return adminOnly(actor);
+      if (isClinicianRole(actor.role) && !actor.clinicianVerified) {
+        return deny('forbidden', 'Your licence has not been verified yet');
+      }
+      return allow; // patients list their own scans; the query is restricted to them
+
+    case 'scan.upload':
+      if (actor.role === 'pharmacist') return deny('forbidden', 'Pharmacists do not upload scans');
+      if (actor.role === 'admin') return adminOnly(actor);
+      if (actor.role === 'doctor' && !actor.clinicianVerified) {
+        return deny('forbidden', 'Your licence has not been verified yet');
+      }
+      return allow;
+
+    case 'scan.read':
+    case 'scan.transition': {
+      if (resource.kind !== 'scan') return deny('forbidden', 'Not a scan');
+      if (actor.role === 'patient') {
+        if (resource.patientUserId !== actor.userId) return deny('not_found', 'Patients see only their own scans');
+        return action === 'scan.read' ? allow : deny('forbidden', 'Patients do not sign off scans');
+      }
+      if (!hasClinicalAccess(actor)) {
+        return actor.role === 'admin'
+          ? deny('mfa_required', 'Administrators must sign in with a second factor')
+          : deny('forbidden', 'Your licence has not been verified yet');
+      }
+      if (action === 'scan.transition' && ownerOf(resource.status) !== actor.role) {
+        return deny('forbidden', `A ${actor.role} cannot act on a case in ${resource.status}`);
+      }
+      return allow;
+    }
+
+    case 'user.list':
+    case 'user.verify_clinician':
+    case 'user.disable':
+    case 'user.reset_second_factor':
+    case 'audit.read':
+    case 'outbox.read':
+      return adminOnly(actor);
+  }
+}
