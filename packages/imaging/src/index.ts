@@ -1,0 +1,10 @@
+/** @scanflow/imaging: identify, probe and decode medical images. Pure functions, no I/O. */
+export type { ImageFormat } from './format.ts';
+export { MEDIA_TYPES } from './format.ts';
+export { sniffFormat } from './sniff.ts';
+export { ImagingError } from './errors.ts';
+export type { ImagingErrorCode, ImagingErrorStatus } from './errors.ts';
+export type { BasicDicomTags } from './dicom/basic-tags.ts';
+export type { ProbeLimits } from './limits.ts';
+export type { ImageProbe, ProbeOptions } from './probe.ts';
+export { probeImage, probeImageSync } from './probe.ts';
