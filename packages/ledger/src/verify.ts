@@ -1,0 +1,230 @@
+// Offline replay verification of a whole log.
+//
+// The database's refusal to update or delete log rows is a convenience, not the security
+// argument: this verifier trusts only the log's public key(s). It recomputes the RFC 9162 tree
+// from the entries, checks every stored checkpoint's signature (c2sp.org/signed-note), that its
+// root equals the recomputed root at its size, and that successive checkpoints are consistent
+// (RFC 9162 §2.1.4), and names the first thing that does not verify, in log order.
+//
+// What it can and cannot say: a changed, deleted, inserted or reordered entry changes every root
+// from its position on, so the first checkpoint after it fails; the entry lies between the last
+// good checkpoint and that one (`suspectFrom`..`size`). When the entry's own `seq` no longer
+// matches its position, or its bytes are not canonical, the entry itself is named. A truncated
+// log is caught by any checkpoint larger than the log; truncating the checkpoints as well is
+// caught only against a checkpoint held elsewhere (a witness's), passed in `checkpoints` or as
+// `minTreeSize`, which is why witnesses exist.
+
+import { CanonicalError, canonicalBytes, parseCanonical } from './canonical.ts';
+import type { LedgerEntry } from './canonical.ts';
+import { openCheckpoint } from './checkpoint.ts';
+import type { Checkpoint, NoteVerifier, VerifiedSignature } from './checkpoint.ts';
+import { bytesEqual, createMerkleTree, hashLeaf, verifyConsistency } from './merkle.ts';
+
+export interface VerifyLogInput {
+  /** Entries in log order, as canonical bytes (from an export) or as entries. */
+  readonly entries: Iterable<Uint8Array | LedgerEntry>;
+  /** Signed checkpoint notes, as stored (any order; they are checked in order of size). */
+  readonly checkpoints: readonly string[];
+  /** The log's key(s); a checkpoint needs a valid signature by one of them. */
+  readonly logKeys: readonly NoteVerifier[];
+  /** If given, every checkpoint's origin line must equal it. */
+  readonly origin?: string;
+  /** Known witnesses' cosigning keys. */
+  readonly witnessKeys?: readonly NoteVerifier[];
+  /** Valid cosignatures each checkpoint needs (default 0). */
+  readonly witnessQuorum?: number;
+  /** The log must have at least this many entries (e.g. the size a witness last cosigned). */
+  readonly minTreeSize?: number;
+}
+
+export type VerifyFailure =
+  | {
+      readonly kind: 'entry';
+      /** Index (= expected seq) of the first entry that does not verify. */
+      readonly index: number;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'checkpoint';
+      /** Position of the checkpoint in the input `checkpoints` array. */
+      readonly index: number;
+      /** The tree size it claims, when it could be read. */
+      readonly size?: number;
+      readonly reason: string;
+      /**
+       * For a root mismatch: the altered entry is at or after this index (the size of the last
+       * checkpoint that verified) and before `size`.
+       */
+      readonly suspectFrom?: number;
+    }
+  | { readonly kind: 'log'; readonly reason: string };
+
+export interface VerifiedCheckpoint {
+  readonly index: number;
+  readonly checkpoint: Checkpoint;
+  readonly cosignatures: readonly VerifiedSignature[];
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  /** The first failure in log order, when not ok. */
+  readonly failure?: VerifyFailure;
+  /** Entries read (stops at the first entry failure). */
+  readonly entriesRead: number;
+  /** Root recomputed over the entries read. */
+  readonly root: Uint8Array;
+  /** Checkpoints that verified, in order of size. */
+  readonly verified: readonly VerifiedCheckpoint[];
+  /** Entries after the largest verified checkpoint (not yet covered by a signature). */
+  readonly uncheckpointed: number;
+}
+
+interface Pending {
+  readonly index: number;
+  readonly checkpoint: Checkpoint;
+  readonly cosignatures: readonly VerifiedSignature[];
+}
+
+/** Replays a log and its checkpoints; see the module comment for what it detects. */
+export function verifyLog(input: VerifyLogInput): VerifyReport {
+  const quorum = input.witnessQuorum ?? 0;
+  const witnessKeys = input.witnessKeys ?? [];
+
+  // 1. Signatures and syntax first: they need no entries. A failure here is still reported in
+  //    log order below, at the checkpoint's size, unless its size cannot be read at all.
+  const pending: Pending[] = [];
+  let early: (VerifyFailure & { at: number }) | undefined;
+  const note = (f: VerifyFailure, at: number): void => {
+    if (early === undefined || at < early.at) early = { ...f, at };
+  };
+  input.checkpoints.forEach((text, index) => {
+    const opened = openCheckpoint(text, input.logKeys, witnessKeys, input.origin);
+    if (!opened.ok) {
+      note({ kind: 'checkpoint', index, reason: opened.reason }, sizeHint(text));
+      return;
+    }
+    if (opened.cosignatures.length < quorum) {
+      note(
+        {
+          kind: 'checkpoint',
+          index,
+          size: opened.checkpoint.size,
+          reason: `${opened.cosignatures.length} witness cosignature(s), ${quorum} required`,
+        },
+        opened.checkpoint.size,
+      );
+      return;
+    }
+    pending.push({ index, checkpoint: opened.checkpoint, cosignatures: opened.cosignatures });
+  });
+  // Stable sort by size keeps equal-size checkpoints in stored order.
+  pending.sort((a, b) => a.checkpoint.size - b.checkpoint.size);
+
+  // 2. Replay.
+  const tree = createMerkleTree();
+  const verified: VerifiedCheckpoint[] = [];
+  let next = 0; // next pending checkpoint to check
+  let lastGood: Pending | undefined;
+  const fail = (failure: VerifyFailure): VerifyReport => ({
+    ok: false,
+    failure,
+    entriesRead: tree.size,
+    root: tree.root(),
+    verified,
+    uncheckpointed: tree.size - (lastGood?.checkpoint.size ?? 0),
+  });
+
+  // Checks every pending checkpoint whose size the tree has reached; returns a failure if any.
+  const checkReached = (): VerifyFailure | undefined => {
+    for (;;) {
+      const p = pending[next];
+      if (p === undefined || p.checkpoint.size > tree.size) return undefined;
+      next += 1;
+      if (early !== undefined && early.at <= p.checkpoint.size) return strip(early);
+      const { size, rootHash } = p.checkpoint;
+      if (!bytesEqual(tree.root(size), rootHash)) {
+        const from = lastGood?.checkpoint.size ?? 0;
+        return {
+          kind: 'checkpoint',
+          index: p.index,
+          size,
+          suspectFrom: from,
+          reason: `root does not match the entries: an entry in [${from}, ${size}) was changed, removed, inserted or reordered`,
+        };
+      }
+      if (lastGood !== undefined) {
+        // RFC 9162 §2.1.4: prove the append-only relation between successive checkpoints with
+        // the verifier's own algorithm, not just by equality with our recomputation.
+        const prev = lastGood.checkpoint;
+        const proof = tree.consistencyProof(prev.size, size);
+        const c = verifyConsistency(prev.size, size, prev.rootHash, rootHash, proof);
+        if (!c.ok) return { kind: 'checkpoint', index: p.index, size, reason: `not consistent with the previous checkpoint: ${c.reason}` };
+      }
+      lastGood = p;
+      verified.push({ index: p.index, checkpoint: p.checkpoint, cosignatures: p.cosignatures });
+    }
+  };
+
+  const empty = checkReached();
+  if (empty !== undefined) return fail(empty);
+  let index = 0;
+  for (const item of input.entries) {
+    if (early !== undefined && early.at <= index) return fail(strip(early));
+    let bytes: Uint8Array;
+    let entry: LedgerEntry;
+    try {
+      if (item instanceof Uint8Array) {
+        entry = parseCanonical(item);
+        bytes = item;
+      } else {
+        entry = item;
+        bytes = canonicalBytes(item);
+      }
+    } catch (e) {
+      if (e instanceof CanonicalError) return fail({ kind: 'entry', index, reason: e.message });
+      throw e;
+    }
+    // The position is part of the entry, so a deletion or a swap that leaves `seq` untouched is
+    // named exactly, before any root is compared.
+    if (entry.seq !== index) {
+      return fail({ kind: 'entry', index, reason: `expected seq ${index}, found seq ${entry.seq}` });
+    }
+    tree.append(hashLeaf(bytes));
+    index += 1;
+    const f = checkReached();
+    if (f !== undefined) return fail(f);
+  }
+
+  // 3. After the last entry: checkpoints beyond the log mean it was truncated.
+  const beyond = pending[next];
+  if (early !== undefined && (beyond === undefined || early.at <= beyond.checkpoint.size)) return fail(strip(early));
+  if (beyond !== undefined) {
+    return fail({
+      kind: 'checkpoint',
+      index: beyond.index,
+      size: beyond.checkpoint.size,
+      reason: `log truncated: checkpoint of size ${beyond.checkpoint.size} but only ${tree.size} entries`,
+    });
+  }
+  if (input.minTreeSize !== undefined && tree.size < input.minTreeSize) {
+    return fail({ kind: 'log', reason: `log truncated: ${tree.size} entries, at least ${input.minTreeSize} expected` });
+  }
+  return {
+    ok: true,
+    entriesRead: tree.size,
+    root: tree.root(),
+    verified,
+    uncheckpointed: tree.size - (lastGood?.checkpoint.size ?? 0),
+  };
+}
+
+function strip(f: VerifyFailure & { at: number }): VerifyFailure {
+  const { at: _at, ...rest } = f;
+  return rest;
+}
+
+/** Best-effort size of an unverifiable checkpoint, to place its failure in log order. */
+function sizeHint(note: string): number {
+  const line = note.split('\n')[1];
+  return line !== undefined && /^(0|[1-9][0-9]*)$/.test(line) ? Number(line) : -1;
+}
