@@ -144,6 +144,14 @@ export function verifyLog(input: VerifyLogInput): VerifyReport {
       const { size, rootHash } = p.checkpoint;
       if (!bytesEqual(tree.root(size), rootHash)) {
         const from = lastGood?.checkpoint.size ?? 0;
+        if (from === size && lastGood !== undefined) {
+          return {
+            kind: 'checkpoint',
+            index: p.index,
+            size,
+            reason: `split view: checkpoints ${lastGood.index} and ${p.index} sign different roots for size ${size}`,
+          };
+        }
         return {
           kind: 'checkpoint',
           index: p.index,
