@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CanonicalError, canonicalBytes, canonicalJson, entryLeafHash, parseCanonical, validateEntry } from './canonical.ts';
+import {
+  CanonicalError,
+  canonicalBytes,
+  canonicalJson,
+  entryLeafHash,
+  parseCanonical,
+  validateEntry,
+} from './canonical.ts';
 import type { LedgerEntry } from './canonical.ts';
 import { hashLeaf } from './merkle.ts';
 

@@ -94,7 +94,10 @@ describe('tlog-cosignature', () => {
     const log = createNoteSigner('log.example/a', seed(1));
     const witness = createCosigner('witness.example/w1', seed(2), () => 1679315147);
     const body = formatCheckpoint({ origin: 'log.example/a', size: 3, rootHash: new Uint8Array(32) });
-    const note = cosignCheckpoint(signCheckpoint({ origin: 'log.example/a', size: 3, rootHash: new Uint8Array(32) }, log), witness);
+    const note = cosignCheckpoint(
+      signCheckpoint({ origin: 'log.example/a', size: 3, rootHash: new Uint8Array(32) }, log),
+      witness,
+    );
     const lines = note.split('\n');
     expect(lines.filter((l) => l.startsWith('\u2014 '))).toHaveLength(2);
 
@@ -139,7 +142,11 @@ describe('openNote trust rules (signed-note "Signatures")', () => {
 
   it('ignores unknown keys and needs at least one known signature', () => {
     const note = signNote('text\n', [a, b]);
-    expect(openNote(note, [va])).toMatchObject({ ok: true, verified: [{ name: 'a.example' }], unknown: [{ name: 'b.example' }] });
+    expect(openNote(note, [va])).toMatchObject({
+      ok: true,
+      verified: [{ name: 'a.example' }],
+      unknown: [{ name: 'b.example' }],
+    });
     expect(openNote(note, [])).toEqual({ ok: false, reason: 'no signature by a known key' });
   });
 
@@ -167,7 +174,10 @@ describe('openNote trust rules (signed-note "Signatures")', () => {
       'text\n\n\u2014 a.example AAAA\n', // signature too short
     ];
     for (const n of bad) expect(openNote(n, [va]).ok, JSON.stringify(n)).toBe(false);
-    expect(openNote(new Uint8Array([0xff, 0x0a, 0x0a]), [va])).toEqual({ ok: false, reason: 'note is not valid UTF-8' });
+    expect(openNote(new Uint8Array([0xff, 0x0a, 0x0a]), [va])).toEqual({
+      ok: false,
+      reason: 'note is not valid UTF-8',
+    });
   });
 
   it('the text may contain empty lines; the last empty line separates signatures', () => {

@@ -358,8 +358,7 @@ export interface VerifiedSignature {
 }
 
 export type OpenNoteResult =
-  | { ok: true; text: string; verified: VerifiedSignature[]; unknown: NoteSignature[] }
-  | { ok: false; reason: string };
+  { ok: true; text: string; verified: VerifiedSignature[]; unknown: NoteSignature[] } | { ok: false; reason: string };
 
 /**
  * Verifies a note against known keys, following signed-note "Signatures": signatures from unknown

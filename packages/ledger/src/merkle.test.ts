@@ -18,16 +18,9 @@ const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
 // RFC 6962 test vectors, as used by transparency-dev/merkle (testonly/constants.go and
 // proof/verify_test.go) and google/certificate-transparency-go.
-const LEAVES = [
-  '',
-  '00',
-  '10',
-  '2021',
-  '3031',
-  '40414243',
-  '5051525354555657',
-  '606162636465666768696a6b6c6d6e6f',
-].map(unhex);
+const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map(
+  unhex,
+);
 const ROOTS = [
   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
   '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
@@ -132,7 +125,9 @@ function refMTH(d: Uint8Array[]): Uint8Array {
 function refPATH(m: number, d: Uint8Array[]): Uint8Array[] {
   if (d.length === 1) return [];
   const k = refK(d.length);
-  return m < k ? [...refPATH(m, d.slice(0, k)), refMTH(d.slice(k))] : [...refPATH(m - k, d.slice(k)), refMTH(d.slice(0, k))];
+  return m < k
+    ? [...refPATH(m, d.slice(0, k)), refMTH(d.slice(k))]
+    : [...refPATH(m - k, d.slice(k)), refMTH(d.slice(0, k))];
 }
 function refSUBPROOF(m: number, d: Uint8Array[], b: boolean): Uint8Array[] {
   const n = d.length;

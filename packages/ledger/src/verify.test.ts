@@ -28,9 +28,15 @@ function entry(seq: number, patch: Partial<LedgerEntry> = {}): LedgerEntry {
   };
 }
 
-function checkpointsFor(bytes: readonly Uint8Array[], sizes: readonly number[], signer: NoteSigner = logSigner): string[] {
+function checkpointsFor(
+  bytes: readonly Uint8Array[],
+  sizes: readonly number[],
+  signer: NoteSigner = logSigner,
+): string[] {
   const tree = createMerkleTree(bytes.map(hashLeaf));
-  return sizes.map((size) => cosignCheckpoint(signCheckpoint({ origin: ORIGIN, size, rootHash: tree.root(size) }, signer), witness));
+  return sizes.map((size) =>
+    cosignCheckpoint(signCheckpoint({ origin: ORIGIN, size, rootHash: tree.root(size) }, signer), witness),
+  );
 }
 
 const N = 50;
@@ -50,7 +56,9 @@ describe('an untampered log', () => {
     expect(r.ok).toBe(true);
     expect(r.entriesRead).toBe(N);
     expect(r.verified.map((v) => v.checkpoint.size)).toEqual(SIZES);
-    expect(r.verified[0]?.cosignatures).toEqual([expect.objectContaining({ name: 'witness.example/w1', timestamp: 1_800_000_000 })]);
+    expect(r.verified[0]?.cosignatures).toEqual([
+      expect.objectContaining({ name: 'witness.example/w1', timestamp: 1_800_000_000 }),
+    ]);
     expect(r.uncheckpointed).toBe(0);
     expect(verifyLog({ ...base, entries, checkpoints: [...checkpoints].reverse() }).ok).toBe(true);
   });
@@ -93,7 +101,12 @@ describe('attacks, each named at the first point that does not verify', () => {
   it('a changed entry object (role edited in the database): the first later checkpoint fails', () => {
     const tampered = entries.slice();
     tampered[36] = entry(36, { actorRole: 'admin' });
-    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({ kind: 'checkpoint', index: 3, size: 50, suspectFrom: 35 });
+    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({
+      kind: 'checkpoint',
+      index: 3,
+      size: 50,
+      suspectFrom: 35,
+    });
   });
 
   it('a deleted entry: named by its missing seq', () => {
@@ -103,7 +116,11 @@ describe('attacks, each named at the first point that does not verify', () => {
 
   it('a deleted entry with the rest renumbered: the first later checkpoint fails', () => {
     const tampered = entries.filter((_, i) => i !== 22).map((e, i) => ({ ...e, seq: i }));
-    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({ kind: 'checkpoint', size: 35, suspectFrom: 20 });
+    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({
+      kind: 'checkpoint',
+      size: 35,
+      suspectFrom: 20,
+    });
   });
 
   it('two swapped entries: named by seq', () => {
@@ -114,8 +131,15 @@ describe('attacks, each named at the first point that does not verify', () => {
 
   it('two swapped entries with their seq swapped back: the checkpoint fails', () => {
     const tampered = entries.slice();
-    [tampered[5], tampered[6]] = [{ ...entries[6]!, seq: 5 }, { ...entries[5]!, seq: 6 }];
-    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({ kind: 'checkpoint', size: 10, suspectFrom: 0 });
+    [tampered[5], tampered[6]] = [
+      { ...entries[6]!, seq: 5 },
+      { ...entries[5]!, seq: 6 },
+    ];
+    expect(verifyLog({ ...base, entries: tampered }).failure).toMatchObject({
+      kind: 'checkpoint',
+      size: 10,
+      suspectFrom: 0,
+    });
   });
 
   it('a replaced checkpoint signed by another key', () => {
@@ -153,14 +177,25 @@ describe('attacks, each named at the first point that does not verify', () => {
   it('a truncated log with its checkpoints removed too: caught against a witness-held size', () => {
     const r = verifyLog({ ...base, entries: bytes.slice(0, 35), checkpoints: checkpoints.slice(0, 3) });
     expect(r.ok).toBe(true); // nothing inside the export contradicts it…
-    const w = verifyLog({ ...base, entries: bytes.slice(0, 35), checkpoints: checkpoints.slice(0, 3), minTreeSize: 50 });
+    const w = verifyLog({
+      ...base,
+      entries: bytes.slice(0, 35),
+      checkpoints: checkpoints.slice(0, 3),
+      minTreeSize: 50,
+    });
     expect(w.failure).toEqual({ kind: 'log', reason: 'log truncated: 35 entries, at least 50 expected' });
   });
 
   it('a rewritten tail re-signed with the stolen log key: witnesses’ absence gives it away', () => {
-    const rewritten = [...bytes.slice(0, 35), ...entries.slice(35).map((e) => canonicalBytes({ ...e, outcome: 'denied' }))];
+    const rewritten = [
+      ...bytes.slice(0, 35),
+      ...entries.slice(35).map((e) => canonicalBytes({ ...e, outcome: 'denied' })),
+    ];
     const tree = createMerkleTree(rewritten.map(hashLeaf));
-    const resigned = [...checkpoints.slice(0, 3), signCheckpoint({ origin: ORIGIN, size: 50, rootHash: tree.root(50) }, logSigner)];
+    const resigned = [
+      ...checkpoints.slice(0, 3),
+      signCheckpoint({ origin: ORIGIN, size: 50, rootHash: tree.root(50) }, logSigner),
+    ];
     // Signature checks alone cannot see it: the key is genuine.
     expect(verifyLog({ ...base, entries: rewritten, checkpoints: resigned }).ok).toBe(true);
     // Requiring one witness cosignature per checkpoint does.
@@ -171,7 +206,11 @@ describe('attacks, each named at the first point that does not verify', () => {
       reason: '0 witness cosignature(s), 1 required',
     });
     // And a cosigned checkpoint kept by anyone contradicts the rewritten entries.
-    expect(verifyLog({ ...base, entries: rewritten, checkpoints }).failure).toMatchObject({ kind: 'checkpoint', size: 50, suspectFrom: 35 });
+    expect(verifyLog({ ...base, entries: rewritten, checkpoints }).failure).toMatchObject({
+      kind: 'checkpoint',
+      size: 50,
+      suspectFrom: 35,
+    });
   });
 
   it('two checkpoints of one size with different roots (split view)', () => {
@@ -190,13 +229,25 @@ describe('attacks, each named at the first point that does not verify', () => {
     tampered[40] = canonicalBytes(entry(40, { outcome: 'denied' }));
     const forged = checkpoints.slice();
     forged[1] = signCheckpoint({ origin: ORIGIN, size: 20, rootHash: new Uint8Array(32) }, stolenOrOther);
-    expect(verifyLog({ ...base, entries: tampered, checkpoints: forged }).failure).toMatchObject({ kind: 'checkpoint', index: 1 });
+    expect(verifyLog({ ...base, entries: tampered, checkpoints: forged }).failure).toMatchObject({
+      kind: 'checkpoint',
+      index: 1,
+    });
   });
 
   it('a checkpoint for another origin', () => {
     const other = createNoteSigner('elsewhere.example/log', new Uint8Array(32).fill(1));
     const foreign = [signCheckpoint({ origin: 'elsewhere.example/log', size: 0, rootHash: new Uint8Array(32) }, other)];
-    const r = verifyLog({ ...base, entries: bytes, checkpoints: foreign, logKeys: [parseVerifierKey(other.verifierKey)] });
-    expect(r.failure).toMatchObject({ kind: 'checkpoint', index: 0, reason: expect.stringContaining('origin') as unknown });
+    const r = verifyLog({
+      ...base,
+      entries: bytes,
+      checkpoints: foreign,
+      logKeys: [parseVerifierKey(other.verifierKey)],
+    });
+    expect(r.failure).toMatchObject({
+      kind: 'checkpoint',
+      index: 0,
+      reason: expect.stringContaining('origin') as unknown,
+    });
   });
 });

@@ -7,7 +7,9 @@ import type { WitnessState } from './witness.ts';
 
 const ORIGIN = 'node-a.example/org_a';
 const tree = createMerkleTree(Array.from({ length: 40 }, (_, i) => hashLeaf(new TextEncoder().encode(`e${i}`))));
-const forked = createMerkleTree(Array.from({ length: 40 }, (_, i) => hashLeaf(new TextEncoder().encode(i < 20 ? `e${i}` : `x${i}`))));
+const forked = createMerkleTree(
+  Array.from({ length: 40 }, (_, i) => hashLeaf(new TextEncoder().encode(i < 20 ? `e${i}` : `x${i}`))),
+);
 const cp = (size: number, t = tree): Checkpoint => ({ origin: ORIGIN, size, rootHash: t.root(size) });
 const state = (size: number, t = tree): WitnessState => ({ origin: ORIGIN, size, rootHash: t.root(size) });
 
@@ -19,7 +21,10 @@ describe('decideCosign', () => {
 
   it('trusts the first checkpoint it sees (old size 0, empty proof)', () => {
     expect(decideCosign(undefined, cp(7), 0, [])).toEqual({ decision: 'cosign', state: state(7) });
-    expect(decideCosign(undefined, cp(7), 0, tree.consistencyProof(1, 7))).toMatchObject({ reason: 'bad-proof', httpStatus: 422 });
+    expect(decideCosign(undefined, cp(7), 0, tree.consistencyProof(1, 7))).toMatchObject({
+      reason: 'bad-proof',
+      httpStatus: 422,
+    });
   });
 
   it('re-cosigns the same checkpoint', () => {
@@ -56,7 +61,14 @@ describe('decideCosign', () => {
 
   it('rejects bad requests', () => {
     expect(decideCosign(state(5), cp(10), 11, [])).toMatchObject({ reason: 'bad-request', httpStatus: 400 });
-    expect(decideCosign(state(5), cp(10), 5, Array.from({ length: 64 }, () => new Uint8Array(32)))).toMatchObject({
+    expect(
+      decideCosign(
+        state(5),
+        cp(10),
+        5,
+        Array.from({ length: 64 }, () => new Uint8Array(32)),
+      ),
+    ).toMatchObject({
       reason: 'bad-request',
     });
     expect(decideCosign({ ...state(5), origin: 'other' }, cp(10), 5, [])).toMatchObject({ reason: 'unknown-origin' });
@@ -75,9 +87,20 @@ describe('addCheckpoint across three nodes', () => {
     const rb = addCheckpoint({ note, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b });
     if (rb.decision !== 'cosign') throw new Error(rb.detail);
     expect(rb.signatureLines).toMatch(/^\u2014 node-b\.example\/witness [A-Za-z0-9+/=]+\n$/u);
-    const rc = addCheckpoint({ note: rb.cosigned, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: c });
+    const rc = addCheckpoint({
+      note: rb.cosigned,
+      oldSize: 0,
+      proof: [],
+      origin: ORIGIN,
+      logKeys,
+      state: undefined,
+      cosigner: c,
+    });
     if (rc.decision !== 'cosign') throw new Error(rc.detail);
-    const opened = openCheckpoint(rc.cosigned, logKeys, [parseVerifierKey(b.verifierKey), parseVerifierKey(c.verifierKey)]);
+    const opened = openCheckpoint(rc.cosigned, logKeys, [
+      parseVerifierKey(b.verifierKey),
+      parseVerifierKey(c.verifierKey),
+    ]);
     expect(opened.ok && opened.cosignatures.map((s) => [s.name, s.timestamp])).toEqual([
       ['node-b.example/witness', 1_800_000_000],
       ['node-c.example/witness', 1_800_000_001],
@@ -91,23 +114,37 @@ describe('addCheckpoint across three nodes', () => {
     const r = addCheckpoint({ note, oldSize: 40, proof: [], origin: ORIGIN, logKeys, state: after, cosigner: b });
     expect(r).toMatchObject({ decision: 'refuse', reason: 'split-view', splitView: true });
     // Or a rollback to before the rewrite.
-    const back = addCheckpoint({ note: signCheckpoint(cp(30), stolen), oldSize: 40, proof: [], origin: ORIGIN, logKeys, state: after, cosigner: b });
+    const back = addCheckpoint({
+      note: signCheckpoint(cp(30), stolen),
+      oldSize: 40,
+      proof: [],
+      origin: ORIGIN,
+      logKeys,
+      state: after,
+      cosigner: b,
+    });
     expect(back).toMatchObject({ reason: 'split-view' });
   });
 
   it('refuses unknown logs and bad signatures with the tlog-witness statuses', () => {
     const other = createNoteSigner('elsewhere.example', new Uint8Array(32).fill(1));
     const foreign = signCheckpoint({ ...cp(3), origin: 'elsewhere.example' }, other);
-    expect(addCheckpoint({ note: foreign, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b })).toMatchObject({
+    expect(
+      addCheckpoint({ note: foreign, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b }),
+    ).toMatchObject({
       reason: 'unknown-origin',
       httpStatus: 404,
     });
     const forged = signCheckpoint(cp(3), createNoteSigner(ORIGIN, new Uint8Array(32).fill(2)));
-    expect(addCheckpoint({ note: forged, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b })).toMatchObject({
+    expect(
+      addCheckpoint({ note: forged, oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b }),
+    ).toMatchObject({
       reason: 'bad-signature',
       httpStatus: 403,
     });
-    expect(addCheckpoint({ note: 'garbage', oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b })).toMatchObject({
+    expect(
+      addCheckpoint({ note: 'garbage', oldSize: 0, proof: [], origin: ORIGIN, logKeys, state: undefined, cosigner: b }),
+    ).toMatchObject({
       reason: 'bad-request',
     });
   });

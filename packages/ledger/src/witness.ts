@@ -27,7 +27,8 @@ export interface WitnessState {
  *   signed evidence that the log showed different histories to different parties.
  * - `bad-proof` (422): the consistency proof does not verify (MAY be logged as evidence).
  */
-export type WitnessRefusal = 'unknown-origin' | 'bad-signature' | 'bad-request' | 'conflict' | 'split-view' | 'bad-proof';
+export type WitnessRefusal =
+  'unknown-origin' | 'bad-signature' | 'bad-request' | 'conflict' | 'split-view' | 'bad-proof';
 
 export type WitnessDecision =
   | { readonly decision: 'cosign'; readonly state: WitnessState }
@@ -87,7 +88,11 @@ export function decideCosign(
   // checkpoint that contradicts what this witness already cosigned must raise the alarm.
   if (last !== undefined) {
     if (next.size < last.size) {
-      return refuse('split-view', `log signed size ${next.size}, smaller than the ${last.size} already cosigned`, last.size);
+      return refuse(
+        'split-view',
+        `log signed size ${next.size}, smaller than the ${last.size} already cosigned`,
+        last.size,
+      );
     }
     if (next.size === last.size && !bytesEqual(next.rootHash, last.rootHash)) {
       return refuse('split-view', `log signed two different roots for size ${next.size}`, last.size);
@@ -107,7 +112,10 @@ export function decideCosign(
     const c = verifyConsistency(last.size, next.size, last.rootHash, next.rootHash, proof);
     if (!c.ok) return refuse('bad-proof', `consistency proof from ${last.size} to ${next.size}: ${c.reason}`);
   }
-  return { decision: 'cosign', state: { origin: next.origin, size: next.size, rootHash: Uint8Array.from(next.rootHash) } };
+  return {
+    decision: 'cosign',
+    state: { origin: next.origin, size: next.size, rootHash: Uint8Array.from(next.rootHash) },
+  };
 }
 
 export type AddCheckpointResult =
