@@ -43,8 +43,8 @@ export function readPngHeader(bytes: Uint8Array): RasterHeader {
   return { width, height, frames: 1, bitsPerSample: bitDepth, samplesPerPixel: rule.samples };
 }
 
-/** Start-of-frame markers, ITU-T T.81 table B.1 (SOF0-SOF15 except DHT C4, JPG C8, DAC CC). */
-const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
+/** Start-of-frame markers, ITU-T T.81 table B.1 (SOF0-SOF15 except DHT C4, JPG C8, DAC CC), and JPEG-LS SOF55 (T.87). */
+const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf, 0xf7]);
 
 /** Finds the first SOFn segment by walking marker segments (T.81 B.1.1). */
 export function readJpegHeader(bytes: Uint8Array): RasterHeader & { process: number } {
@@ -74,7 +74,7 @@ export function readJpegHeader(bytes: Uint8Array): RasterHeader & { process: num
         // Height 0 defers the line count to a DNL marker (T.81 B.2.5), which decoders rarely support.
         throw corrupt(`The JPEG file has invalid dimensions ${width}×${height}.`);
       }
-      if (components === 0 || components > 4 || ![2, 8, 12, 16].includes(precision)) {
+      if (components === 0 || components > 4 || precision < 2 || precision > 16) {
         throw corrupt(`The JPEG file is corrupt: ${components} components at ${precision}-bit precision.`);
       }
       return {

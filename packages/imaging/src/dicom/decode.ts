@@ -1,0 +1,213 @@
+import { decodeRleFrame } from '../codecs/rle.ts';
+import { codestreamSize } from '../codecs/codestream.ts';
+import { decodeWithWasm } from '../codecs/wasm.ts';
+import { corrupt, ImagingError } from '../errors.ts';
+import { MEDIA_TYPES } from '../format.ts';
+import type { DecodedImage } from '../image.ts';
+import type { ProbeLimits } from '../limits.ts';
+import { checkDimensions } from '../limits.ts';
+import { expand422, planarToInterleaved, ybrFullToRgb, ybrPartialToRgb } from '../pixel/colour.ts';
+import type { ModalityTransform } from '../pixel/lut.ts';
+import { applyLut, readModalityTransform, readVoi } from '../pixel/lut.ts';
+import type { PixelArray, StoredLayout } from '../pixel/stored.ts';
+import { allocateStored, readBits, readStored } from '../pixel/stored.ts';
+import { unsupportedTransferSyntax } from '../probe.ts';
+import { readBasicTags } from './basic-tags.ts';
+import { encapsulatedFrames } from './frames.ts';
+import type { ImagePixelHeader } from './image-header.ts';
+import { readImagePixelHeader } from './image-header.ts';
+import type { DicomDataSet } from './parse.ts';
+import { parseDicom } from './parse.ts';
+import { Tags } from './tags.ts';
+import type { TransferSyntaxInfo } from './transfer-syntax.ts';
+import { SUPPORTED_TRANSFER_SYNTAXES } from './transfer-syntax.ts';
+import { getItems, getNumbers } from './values.ts';
+
+const GREY = new Set(['MONOCHROME1', 'MONOCHROME2']);
+const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'YBR_PARTIAL_420', 'YBR_ICT', 'YBR_RCT']);
+
+/** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
+export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
+  const parsed = parseDicom(bytes);
+  const ds = parsed.dataset;
+  const header = readImagePixelHeader(ds);
+  const ts = SUPPORTED_TRANSFER_SYNTAXES.get(parsed.transferSyntaxUid);
+  if (!ts) throw unsupportedTransferSyntax(parsed.transferSyntaxUid);
+  checkDimensions(header.columns, header.rows, header.frames, limits);
+  const pi = header.photometricInterpretation;
+  if (header.samplesPerPixel === 1 && !GREY.has(pi)) {
+    throw new ImagingError(
+      'unsupported_format',
+      `Photometric interpretation ${pi} is not supported (PS3.3 C.7.6.3.1.2).`,
+    );
+  }
+  if (header.samplesPerPixel === 3 && !COLOUR.has(pi)) {
+    throw new ImagingError(
+      'unsupported_format',
+      `Photometric interpretation ${pi} is not supported for colour images.`,
+    );
+  }
+  if (header.samplesPerPixel === 3 && header.pixelRepresentation === 1) {
+    throw corrupt('Colour pixel data cannot be signed (PS3.3 C.7.6.3.1.2).');
+  }
+  if (header.bitsAllocated === 1 && (ts.kind !== 'native' || header.samplesPerPixel !== 1)) {
+    throw corrupt('1-bit pixel data is only valid uncompressed and greyscale.');
+  }
+
+  const stored = await decodeStored(ds, header, ts);
+  const colour = header.samplesPerPixel === 3;
+  const perFrame = getItems(ds, Tags.PerFrameFunctionalGroupsSequence);
+  const shared = getItems(ds, Tags.SharedFunctionalGroupsSequence)[0];
+  const sourcesFor = (frame: number): DicomDataSet[] =>
+    [perFrame[frame], shared, ds].filter((s): s is DicomDataSet => s !== undefined);
+
+  const modality: ModalityTransform[] = [];
+  const voi = [];
+  const frameCountForMeta = perFrame.length === header.frames ? header.frames : 1;
+  for (let f = 0; f < frameCountForMeta; f++) {
+    modality.push(
+      colour ? { slope: 1, intercept: 0 } : readModalityTransform(sourcesFor(f), header.pixelRepresentation === 1),
+    );
+    voi.push(readVoi(sourcesFor(f)));
+  }
+  const pixels = colour ? stored : applyModality(stored, header, modality);
+  const spacing = readSpacing(sourcesFor(0));
+
+  return {
+    format: 'dicom',
+    mediaType: MEDIA_TYPES.dicom,
+    width: header.columns,
+    height: header.rows,
+    frames: header.frames,
+    samplesPerPixel: colour ? 3 : 1,
+    pixels,
+    photometricInterpretation: colour ? 'RGB' : pi === 'MONOCHROME1' ? 'MONOCHROME1' : 'MONOCHROME2',
+    sourcePhotometricInterpretation: pi,
+    invertForDisplay: pi === 'MONOCHROME1',
+    bitsAllocated: header.bitsAllocated,
+    bitsStored: header.bitsStored,
+    signed: header.pixelRepresentation === 1,
+    modality,
+    voi,
+    ...(spacing ? { pixelSpacing: spacing } : {}),
+    lossy: ts.lossy,
+    dicom: readBasicTags(parsed.meta, ds, parsed.transferSyntaxUid),
+  };
+}
+
+function readSpacing(sources: readonly DicomDataSet[]): [number, number] | undefined {
+  for (const ds of sources) {
+    const holder = getItems(ds, Tags.PixelMeasuresSequence)[0] ?? ds;
+    const v = getNumbers(holder, Tags.PixelSpacing) ?? getNumbers(holder, Tags.ImagerPixelSpacing);
+    if (v && v.length >= 2 && (v[0] ?? 0) > 0 && (v[1] ?? 0) > 0) return [v[0] ?? 0, v[1] ?? 0];
+  }
+  return undefined;
+}
+
+/** Stored values of every frame, colour converted to interleaved RGB. */
+async function decodeStored(ds: DicomDataSet, h: ImagePixelHeader, ts: TransferSyntaxInfo): Promise<PixelArray> {
+  const pixelsPerFrame = h.rows * h.columns;
+  const samplesPerFrame = pixelsPerFrame * h.samplesPerPixel;
+  const layout: StoredLayout = {
+    bitsAllocated: h.bitsAllocated,
+    bitsStored: h.bitsStored,
+    highBit: h.highBit,
+    signed: h.pixelRepresentation === 1,
+  };
+  const out = allocateStored(samplesPerFrame * h.frames, layout);
+  const pixelData = ds.elements.get(Tags.PixelData);
+  if (!pixelData) throw corrupt('The DICOM file has no Pixel Data.');
+  const pi = h.photometricInterpretation;
+
+  if (ts.kind === 'native') {
+    if (pixelData.fragments) throw corrupt('The pixel data is encapsulated but the transfer syntax is uncompressed.');
+    const value = ds.bytes.subarray(pixelData.offset, pixelData.offset + pixelData.length);
+    if (h.bitsAllocated === 1) {
+      readBits(value, 0, samplesPerFrame * h.frames, out as Uint8Array, 0);
+      return out;
+    }
+    const bytesPerSample = h.bitsAllocated / 8;
+    // Native YBR_FULL_422 carries 2 samples per pixel on the wire (C.7.6.3.1.2).
+    const wireSamples = pi === 'YBR_FULL_422' ? pixelsPerFrame * 2 : samplesPerFrame;
+    const needed = wireSamples * bytesPerSample * h.frames;
+    if (value.length < needed) {
+      throw corrupt(
+        `The pixel data is truncated: ${value.length} bytes where ${needed} are needed for ${h.frames} frame(s).`,
+      );
+    }
+    for (let f = 0; f < h.frames; f++) {
+      const src = value.subarray(f * wireSamples * bytesPerSample, (f + 1) * wireSamples * bytesPerSample);
+      if (pi === 'YBR_FULL_422') {
+        const tmp = allocateStored(wireSamples, layout);
+        readStored(src, ds.littleEndian, layout, wireSamples, tmp, 0);
+        expand422(tmp, h.rows, h.columns, out, f * samplesPerFrame);
+      } else {
+        readStored(src, ds.littleEndian, layout, samplesPerFrame, out, f * samplesPerFrame);
+        if (h.samplesPerPixel === 3 && h.planarConfiguration === 1) {
+          planarToInterleaved(out.subarray(f * samplesPerFrame, (f + 1) * samplesPerFrame), pixelsPerFrame);
+        }
+      }
+      toRgb(out.subarray(f * samplesPerFrame, (f + 1) * samplesPerFrame), pi, pixelsPerFrame, h.bitsStored);
+    }
+    return out;
+  }
+
+  if (!pixelData.fragments) throw corrupt(`The transfer syntax ${ts.name} requires encapsulated pixel data.`);
+  const frames = encapsulatedFrames(ds, pixelData.fragments, h.frames, ts.kind === 'jpeg' || ts.kind === 'jpeg2000');
+  for (let f = 0; f < h.frames; f++) {
+    const encoded = frames[f];
+    if (!encoded) throw corrupt(`Frame ${f + 1} is missing from the compressed pixel data.`);
+    let decoded: Uint8Array;
+    let decodedPi = pi;
+    if (ts.kind === 'rle') {
+      decoded = decodeRleFrame(encoded, h.rows, h.columns, h.samplesPerPixel, h.bitsAllocated);
+      if (pi === 'YBR_FULL_422') decodedPi = 'YBR_FULL'; // RLE stores full-resolution chroma
+    } else {
+      const size = codestreamSize(ts.kind, encoded);
+      if (size.width !== h.columns || size.height !== h.rows) {
+        throw corrupt(
+          `Frame ${f + 1} is ${size.width}×${size.height} in its codestream but ${h.columns}×${h.rows} in the DICOM header.`,
+        );
+      }
+      // Lossy JPEG colour is YCbCr in the codestream: libjpeg converts it (PS3.5 8.2.1). JPEG 2000
+      // decoders undo the ICT/RCT component transform (PS3.5 8.2.4), so both give RGB.
+      const lossyJpegColour = ts.kind === 'jpeg' && ts.lossy && h.samplesPerPixel === 3;
+      decoded = await decodeWithWasm(ts.kind, encoded, h, lossyJpegColour);
+      if (lossyJpegColour || ts.kind === 'jpeg2000') decodedPi = 'RGB';
+    }
+    const bytesPerSample = Math.ceil(h.bitsAllocated / 8);
+    if (decoded.length < samplesPerFrame * bytesPerSample) {
+      throw corrupt(
+        `Frame ${f + 1} decoded to ${decoded.length} bytes; ${samplesPerFrame * bytesPerSample} were expected.`,
+      );
+    }
+    readStored(decoded, true, layout, samplesPerFrame, out, f * samplesPerFrame);
+    toRgb(out.subarray(f * samplesPerFrame, (f + 1) * samplesPerFrame), decodedPi, pixelsPerFrame, h.bitsStored);
+  }
+  return out;
+}
+
+function toRgb(frame: PixelArray, pi: string, pixels: number, bits: number): void {
+  if (pi === 'YBR_FULL' || pi === 'YBR_FULL_422') ybrFullToRgb(frame, pixels, bits);
+  else if (pi === 'YBR_PARTIAL_422' || pi === 'YBR_PARTIAL_420') ybrPartialToRgb(frame, pixels, bits);
+}
+
+/** Modality transform, PS3.3 C.11.1, into the narrowest array that holds the result exactly. */
+function applyModality(stored: PixelArray, h: ImagePixelHeader, transforms: ModalityTransform[]): PixelArray {
+  if (transforms.every((t) => !t.lut && t.slope === 1 && t.intercept === 0)) return stored;
+  const integral = transforms.every((t) => t.lut || (Number.isInteger(t.slope) && Number.isInteger(t.intercept)));
+  const out = integral ? new Int32Array(stored.length) : new Float32Array(stored.length);
+  const perFrame = h.rows * h.columns;
+  for (let f = 0; f < h.frames; f++) {
+    const t = transforms[transforms.length === 1 ? 0 : f] ?? { slope: 1, intercept: 0 };
+    const start = f * perFrame;
+    const end = start + perFrame;
+    if (t.lut) {
+      const lut = t.lut;
+      for (let i = start; i < end; i++) out[i] = applyLut(lut, stored[i] ?? 0);
+    } else {
+      for (let i = start; i < end; i++) out[i] = (stored[i] ?? 0) * t.slope + t.intercept;
+    }
+  }
+  return out;
+}

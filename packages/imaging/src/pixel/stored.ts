@@ -1,0 +1,88 @@
+import { corrupt } from '../errors.ts';
+
+export type PixelArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array;
+
+/** How stored values sit in their allocated bits, PS3.5 section 8.1.1 and PS3.3 C.7.6.3.1. */
+export interface StoredLayout {
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  signed: boolean;
+}
+
+/** The narrowest typed array that holds every stored value of this layout. */
+export function allocateStored(length: number, layout: StoredLayout): PixelArray {
+  if (layout.bitsAllocated <= 8) return layout.signed ? new Int8Array(length) : new Uint8Array(length);
+  if (layout.bitsAllocated <= 16) return layout.signed ? new Int16Array(length) : new Uint16Array(length);
+  return layout.signed ? new Int32Array(length) : new Uint32Array(length);
+}
+
+/**
+ * Reads `count` stored values from `src` into `out` at `outOffset`: bytes in the given order,
+ * masked to Bits Stored below High Bit, and sign-extended when Pixel Representation is 1.
+ * Big endian input is byte-swapped here (PS3.5 A.3: explicit VR big endian pixel words).
+ */
+export function readStored(
+  src: Uint8Array,
+  littleEndian: boolean,
+  layout: StoredLayout,
+  count: number,
+  out: PixelArray,
+  outOffset: number,
+): void {
+  const { bitsAllocated, bitsStored, highBit, signed } = layout;
+  const bytes = bitsAllocated / 8;
+  if (src.length < count * bytes) {
+    throw corrupt(`The pixel data is truncated: ${src.length} bytes where ${count * bytes} are needed.`);
+  }
+  const shift = highBit + 1 - bitsStored;
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const plainBytes = bitsStored === bitsAllocated && shift === 0;
+  if (bitsAllocated === 8) {
+    const mask = (1 << bitsStored) - 1;
+    const sign = 1 << (bitsStored - 1);
+    for (let i = 0; i < count; i++) {
+      let v = ((src[i] ?? 0) >> shift) & mask;
+      if (signed && v & sign) v -= 1 << bitsStored;
+      out[outOffset + i] = v;
+    }
+    return;
+  }
+  if (bitsAllocated === 16) {
+    if (plainBytes && littleEndian && out instanceof (signed ? Int16Array : Uint16Array) && src.byteOffset % 2 === 0) {
+      out.set(
+        signed ? new Int16Array(src.buffer, src.byteOffset, count) : new Uint16Array(src.buffer, src.byteOffset, count),
+        outOffset,
+      );
+      return;
+    }
+    const mask = (1 << bitsStored) - 1;
+    const sign = 1 << (bitsStored - 1);
+    for (let i = 0; i < count; i++) {
+      let v = (view.getUint16(i * 2, littleEndian) >> shift) & mask;
+      if (signed && v & sign) v -= 1 << bitsStored;
+      out[outOffset + i] = v;
+    }
+    return;
+  }
+  if (bitsAllocated === 32) {
+    const full = bitsStored === 32;
+    for (let i = 0; i < count; i++) {
+      const raw = view.getUint32(i * 4, littleEndian);
+      let v = full ? raw : Math.floor(raw / 2 ** shift) % 2 ** bitsStored;
+      if (signed && v >= 2 ** (bitsStored - 1)) v -= 2 ** bitsStored;
+      out[outOffset + i] = v;
+    }
+    return;
+  }
+  throw corrupt(`Bits Allocated ${bitsAllocated} is not supported for this pixel data.`);
+}
+
+/** Single-bit pixels (e.g. segmentations), packed least significant bit first (PS3.5 8.1.1, D.1). */
+export function readBits(src: Uint8Array, bitOffset: number, count: number, out: Uint8Array, outOffset: number): void {
+  if (Math.ceil((bitOffset + count) / 8) > src.length) throw corrupt('The 1-bit pixel data is truncated.');
+  for (let i = 0; i < count; i++) {
+    const bit = bitOffset + i;
+    out[outOffset + i] = ((src[bit >> 3] ?? 0) >> (bit & 7)) & 1;
+  }
+}
