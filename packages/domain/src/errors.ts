@@ -11,6 +11,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   stale_version: 409,
+  integrity_failure: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,

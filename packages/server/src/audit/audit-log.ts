@@ -1,0 +1,109 @@
+/**
+ * The audit trail: every access and action, allowed or not, in one table written from one
+ * place. Events name identifiers, never personal data (no names, e-mail addresses or clinical
+ * text); the reason a person gives (sending a case back, break-glass) is kept because the trail
+ * must say why. The tamper-evident log (ledger) consumes these rows in `seq` order.
+ */
+import type { Database, Queryable } from '../db/database.ts';
+
+export type AuditOutcome = 'success' | 'denied' | 'failure';
+
+export interface AuditEvent {
+  orgId: string | null;
+  actorUserId: string | null;
+  actorRole: string | null;
+  action: string;
+  resourceType?: string | null;
+  resourceId?: string | null;
+  outcome: AuditOutcome;
+  clientAddress?: string | null;
+  reason?: string | null;
+}
+
+export interface StoredAuditEvent extends Required<AuditEvent> {
+  seq: number;
+  id: string;
+  at: string;
+}
+
+const INSERT = `INSERT INTO audit_events
+  (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+function params(e: AuditEvent): unknown[] {
+  return [
+    e.orgId,
+    e.actorUserId,
+    e.actorRole,
+    e.action,
+    e.resourceType ?? null,
+    e.resourceId ?? null,
+    e.outcome,
+    e.clientAddress ?? null,
+    e.reason?.slice(0, 2000) ?? null,
+  ];
+}
+
+export class AuditLog {
+  constructor(private readonly db: Database) {}
+
+  /** Records an event in its own transaction (used for refusals, whose work was rolled back). */
+  async record(event: AuditEvent): Promise<void> {
+    await this.db.query(INSERT, params(event));
+  }
+
+  /** Records an event inside the caller's transaction, so it commits or rolls back with the action. */
+  static async recordIn(tx: Queryable, event: AuditEvent): Promise<void> {
+    await tx.query(INSERT, params(event));
+  }
+}
+
+export interface AuditQuery {
+  action?: string | undefined;
+  actorUserId?: string | undefined;
+  resourceId?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  beforeSeq?: number | undefined;
+  limit: number;
+}
+
+/** Reads the trail within a scoped transaction (RLS limits it to the caller's organisation). */
+export async function listAuditEvents(tx: Queryable, q: AuditQuery): Promise<StoredAuditEvent[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    where.push(sql.replace('?', `$${values.length}`));
+  };
+  if (q.action) add('action = ?', q.action);
+  if (q.actorUserId) add('actor_user_id = ?', q.actorUserId);
+  if (q.resourceId) add('resource_id = ?', q.resourceId);
+  if (q.outcome) add('outcome = ?', q.outcome);
+  if (q.from) add('at >= ?', q.from);
+  if (q.to) add('at < ?', q.to);
+  if (q.beforeSeq) add('seq < ?', q.beforeSeq);
+  values.push(q.limit);
+  const { rows } = await tx.query<Record<string, unknown>>(
+    `SELECT seq, id, org_id, at, actor_user_id, actor_role, action, resource_type, resource_id, outcome,
+            client_address, reason
+       FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY seq DESC LIMIT $${values.length}`,
+    values,
+  );
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    id: String(r.id),
+    at: (r.at as Date).toISOString(),
+    orgId: (r.org_id as string | null) ?? null,
+    actorUserId: (r.actor_user_id as string | null) ?? null,
+    actorRole: (r.actor_role as string | null) ?? null,
+    action: String(r.action),
+    resourceType: (r.resource_type as string | null) ?? null,
+    resourceId: (r.resource_id as string | null) ?? null,
+    outcome: r.outcome as AuditOutcome,
+    clientAddress: (r.client_address as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+  }));
+}

@@ -1,0 +1,99 @@
+/**
+ * Signed tokens. Access tokens are short-lived JWTs (HS256, at most 15 minutes) naming the user,
+ * organisation, session and whether a second factor was passed. Second-factor challenges are
+ * separate JWTs with their own audience, so one can never be used as the other. Only HS256 is
+ * accepted: "alg: none" and every other algorithm are refused by jose before any claim is read.
+ *
+ * Refresh tokens are opaque random strings; only their SHA-256 is stored (see auth-service.ts).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { isRole, unauthorized, type Role } from '@scanflow/domain';
+
+const ISSUER = 'scanflow';
+const ACCESS_AUDIENCE = 'scanflow-api';
+const CHALLENGE_AUDIENCE = 'scanflow-second-factor';
+
+export interface AccessClaims {
+  userId: string;
+  orgId: string;
+  role: Role;
+  sessionId: string;
+  mfa: boolean;
+}
+
+export interface ChallengeClaims {
+  userId: string;
+  orgId: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class TokenService {
+  constructor(
+    private readonly key: Uint8Array,
+    readonly accessTtlSeconds: number,
+    readonly challengeTtlSeconds = 300,
+  ) {}
+
+  issueAccess(claims: AccessClaims): Promise<string> {
+    return new SignJWT({ org: claims.orgId, role: claims.role, sid: claims.sessionId, mfa: claims.mfa })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(ISSUER)
+      .setAudience(ACCESS_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${this.accessTtlSeconds}s`)
+      .sign(this.key);
+  }
+
+  async verifyAccess(token: string): Promise<AccessClaims> {
+    const payload = await this.verify(token, ACCESS_AUDIENCE);
+    const { sub, org, role, sid, mfa } = payload;
+    if (
+      typeof sub !== 'string' ||
+      !UUID.test(sub) ||
+      typeof org !== 'string' ||
+      !UUID.test(org) ||
+      typeof sid !== 'string' ||
+      !UUID.test(sid) ||
+      !isRole(role) ||
+      typeof mfa !== 'boolean'
+    ) {
+      throw unauthorized('The access token is malformed');
+    }
+    return { userId: sub, orgId: org, role, sessionId: sid, mfa };
+  }
+
+  issueChallenge(claims: ChallengeClaims): Promise<string> {
+    return new SignJWT({ org: claims.orgId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(ISSUER)
+      .setAudience(CHALLENGE_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${this.challengeTtlSeconds}s`)
+      .sign(this.key);
+  }
+
+  async verifyChallenge(token: string): Promise<ChallengeClaims> {
+    const { sub, org } = await this.verify(token, CHALLENGE_AUDIENCE);
+    if (typeof sub !== 'string' || !UUID.test(sub) || typeof org !== 'string' || !UUID.test(org)) {
+      throw unauthorized('The second-factor challenge is malformed');
+    }
+    return { userId: sub, orgId: org };
+  }
+
+  private async verify(token: string, audience: string) {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER, audience });
+      return payload;
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw unauthorized('The token has expired');
+      throw unauthorized('The token is not valid');
+    }
+  }
+}
+
+export const newRefreshToken = (): string => randomBytes(32).toString('base64url');
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();

@@ -1,0 +1,91 @@
+/**
+ * Configuration comes only from environment variables (and CLI flags mapped onto them), is
+ * validated once at start-up, and fails with every problem listed in plain words.
+ * `.env.example` at the repository root lists the same variables.
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  masterKey: string | undefined;
+  maxUploadBytes: number;
+  maxImagePixels: number;
+  maxImageDimension: number;
+  accessTokenTtlSeconds: number;
+  sessionIdleTimeoutSeconds: number;
+  sessionMaxAgeSeconds: number;
+  loginLockoutThreshold: number;
+  authRateLimitPerMinute: number;
+  seedDemo: boolean;
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${env[name]}")`);
+    return fallback;
+  };
+
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const masterKey = env.SCANFLOW_MASTER_KEY || undefined;
+  if (masterKey) {
+    const t = masterKey.trim();
+    const ok = /^[0-9a-fA-F]{64}$/.test(t) || Buffer.from(t, 'base64').length === 32;
+    if (!ok) problems.push('SCANFLOW_MASTER_KEY must be 32 bytes as 64 hex digits or base64');
+  }
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!levels.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}`);
+
+  const config: Config = {
+    port: int('PORT', 8080, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir: resolve(env.DATA_DIR || './data'),
+    databaseUrl,
+    masterKey,
+    maxUploadBytes: int('MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    maxImagePixels: int('MAX_IMAGE_PIXELS', 250_000_000, 1, 4_000_000_000),
+    maxImageDimension: int('MAX_IMAGE_DIMENSION', 16_384, 1, 65_535),
+    accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 900),
+    sessionIdleTimeoutSeconds: int('SESSION_IDLE_TIMEOUT_SECONDS', 1800, 60, 86_400),
+    sessionMaxAgeSeconds: int('SESSION_MAX_AGE_SECONDS', 12 * 3600, 300, 30 * 86_400),
+    loginLockoutThreshold: int('LOGIN_LOCKOUT_THRESHOLD', 5, 1, 100),
+    authRateLimitPerMinute: int('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 100_000),
+    seedDemo: bool('SEED_DEMO', true),
+    trustProxy: bool('TRUST_PROXY', false),
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

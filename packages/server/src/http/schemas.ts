@@ -1,0 +1,102 @@
+/** Schemas shared by several routes. Each also documents itself in the OpenAPI output. */
+import { Type, type Static } from 'typebox';
+import { SCAN_STATUSES } from '@scanflow/domain';
+
+export const Uuid = Type.String({ format: 'uuid' });
+
+export const ErrorReply = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed, forbidden' }),
+      message: Type.String({ description: 'What went wrong, for a person' }),
+      details: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    }),
+  },
+  { $id: 'ErrorReply' },
+);
+
+export const errorReplies = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorReply')])) as Record<number, ReturnType<typeof Type.Ref>>;
+
+export const ScanStatusSchema = Type.Union(SCAN_STATUSES.map((s) => Type.Literal(s)));
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const AiResultSchema = Type.Object({
+  model: Type.Object({ name: Type.String(), version: Type.String() }),
+  labels: Type.Array(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
+  topFinding: Nullable(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
+  uncertain: Type.Boolean(),
+  priorityScore: Type.Number(),
+  priority: Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]),
+  disclaimer: Type.String(),
+  heatmap: Type.Optional(Nullable(Type.Object({ label: Type.String(), sha256: Type.String() }))),
+});
+
+export const ScanSummarySchema = Type.Object(
+  {
+    id: Uuid,
+    status: ScanStatusSchema,
+    version: Type.Integer({ description: 'Send this back with a transition (optimistic concurrency)' }),
+    priority: Nullable(Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')])),
+    priorityScore: Nullable(Type.Number()),
+    patient: Type.Object({ id: Uuid, name: Nullable(Type.String()) }),
+    source: Type.String(),
+    format: Type.String(),
+    mediaType: Type.String(),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    frames: Type.Integer(),
+    byteSize: Type.Integer(),
+    sha256: Type.String(),
+    integrity: Type.Union([Type.Literal('ok'), Type.Literal('mismatch')]),
+    modality: Nullable(Type.String()),
+    bodyPart: Nullable(Type.String()),
+    receivedAt: Type.String({ format: 'date-time' }),
+    statusSince: Type.String({ format: 'date-time' }),
+    ai: Nullable(AiResultSchema),
+  },
+  { $id: 'ScanSummary' },
+);
+
+export const PrescriptionSchema = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object({
+        drug: Type.String({ maxLength: 200 }),
+        dose: Type.String({ maxLength: 50, examples: ['500 mg'] }),
+        route: Type.String({ maxLength: 30, examples: ['oral'] }),
+        frequency: Type.String({ maxLength: 100, examples: ['three times daily'] }),
+        duration: Type.String({ maxLength: 50, examples: ['7 days'] }),
+        notes: Type.Optional(Type.String({ maxLength: 2000 })),
+      }),
+      { maxItems: 20 },
+    ),
+    notes: Type.Optional(Type.String({ maxLength: 5000 })),
+  },
+  { $id: 'Prescription' },
+);
+
+export const ScanDetailSchema = Type.Object(
+  {
+    ...ScanSummarySchema.properties,
+    originalName: Nullable(Type.String()),
+    dicom: Nullable(Type.Record(Type.String(), Type.String())),
+    findings: Nullable(Type.Object({ findings: Type.String(), impression: Nullable(Type.String()) })),
+    prescription: Nullable(Type.Ref('Prescription')),
+    timeline: Type.Array(
+      Type.Object({
+        action: Type.String(),
+        from: Nullable(ScanStatusSchema),
+        to: ScanStatusSchema,
+        actorUserId: Nullable(Uuid),
+        actorRole: Nullable(Type.String()),
+        notes: Nullable(Type.String()),
+        at: Type.String({ format: 'date-time' }),
+      }),
+    ),
+  },
+  { $id: 'ScanDetail' },
+);
+
+export type ScanDetailBody = Static<typeof ScanDetailSchema>;

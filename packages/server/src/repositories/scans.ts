@@ -1,0 +1,229 @@
+/**
+ * SQL for scans, their patients and their timeline. Every function takes a transaction that the
+ * caller has already scoped (see db/scope.ts), so row-level security applies to all of it.
+ */
+import type { Priority, ScanStatus } from '@scanflow/domain';
+import type { Queryable } from '../db/database.ts';
+import type { FieldCipher } from '../storage/field-cipher.ts';
+
+export interface AiResult {
+  model: { name: string; version: string };
+  labels: { id: string; display: string; probability: number }[];
+  topFinding: { id: string; display: string; probability: number } | null;
+  /** The top probability is below the model's confidence threshold: a doctor must decide. */
+  uncertain: boolean;
+  priorityScore: number;
+  priority: Priority;
+  /** Always shown with the result: the AI supports, it does not diagnose. */
+  disclaimer: string;
+  heatmap?: { label: string; sha256: string } | null;
+}
+
+export interface ScanRow {
+  id: string;
+  org_id: string;
+  patient_id: string;
+  patient_user_id: string | null;
+  uploaded_by: string | null;
+  source: 'upload' | 'dicom' | 'dicomweb';
+  status: ScanStatus;
+  version: number;
+  priority: Priority | null;
+  priority_score: number | null;
+  blob_sha256: string;
+  byte_size: number;
+  media_type: string;
+  format: string;
+  width: number;
+  height: number;
+  frames: number;
+  original_name_enc: Uint8Array | null;
+  dicom: Record<string, string> | null;
+  ai_result: AiResult | null;
+  findings_enc: Uint8Array | null;
+  prescription_enc: Uint8Array | null;
+  integrity: 'ok' | 'mismatch';
+  received_at: Date;
+  status_since: Date;
+  updated_at: Date;
+  patient_name_enc: Uint8Array | null;
+}
+
+const SCAN_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.uploaded_by, s.source, s.status, s.version,
+  s.priority, s.priority_score, s.blob_sha256, s.byte_size, s.media_type, s.format, s.width, s.height, s.frames,
+  s.original_name_enc, s.dicom, s.ai_result, s.findings_enc, s.prescription_enc, s.integrity, s.received_at,
+  s.status_since, s.updated_at, p.name_enc AS patient_name_enc`;
+
+export async function findScan(tx: Queryable, id: string): Promise<ScanRow | null> {
+  const { rows } = await tx.query<ScanRow>(
+    `SELECT ${SCAN_COLUMNS} FROM scans s JOIN patients p ON p.id = s.patient_id WHERE s.id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export interface NewScan {
+  orgId: string;
+  patientId: string;
+  patientUserId: string | null;
+  uploadedBy: string | null;
+  source: 'upload' | 'dicom' | 'dicomweb';
+  sha256: string;
+  byteSize: number;
+  mediaType: string;
+  format: string;
+  width: number;
+  height: number;
+  frames: number;
+  originalNameEnc: Buffer | null;
+  dicom: Record<string, string> | null;
+  sopInstanceUid: string | null;
+}
+
+export async function insertScan(tx: Queryable, scan: NewScan): Promise<{ id: string; received_at: Date }> {
+  const { rows } = await tx.query<{ id: string; received_at: Date }>(
+    `INSERT INTO scans (org_id, patient_id, patient_user_id, uploaded_by, source, blob_sha256, byte_size, media_type,
+                        format, width, height, frames, original_name_enc, dicom, sop_instance_uid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id, received_at`,
+    [
+      scan.orgId,
+      scan.patientId,
+      scan.patientUserId,
+      scan.uploadedBy,
+      scan.source,
+      scan.sha256,
+      scan.byteSize,
+      scan.mediaType,
+      scan.format,
+      scan.width,
+      scan.height,
+      scan.frames,
+      scan.originalNameEnc,
+      scan.dicom,
+      scan.sopInstanceUid,
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function insertScanEvent(
+  tx: Queryable,
+  event: {
+    orgId: string;
+    scanId: string;
+    action: string;
+    from: ScanStatus | null;
+    to: ScanStatus;
+    actorUserId: string | null;
+    actorRole: string;
+    notesEnc: Buffer | null;
+  },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO scan_events (org_id, scan_id, action, from_status, to_status, actor_user_id, actor_role, notes_enc)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [event.orgId, event.scanId, event.action, event.from, event.to, event.actorUserId, event.actorRole, event.notesEnc],
+  );
+}
+
+export interface TimelineEntry {
+  action: string;
+  from: ScanStatus | null;
+  to: ScanStatus;
+  actorUserId: string | null;
+  actorRole: string | null;
+  notes: string | null;
+  at: string;
+}
+
+export async function scanTimeline(tx: Queryable, cipher: FieldCipher, scanId: string): Promise<TimelineEntry[]> {
+  const { rows } = await tx.query<{
+    action: string;
+    from_status: ScanStatus | null;
+    to_status: ScanStatus;
+    actor_user_id: string | null;
+    actor_role: string | null;
+    notes_enc: Uint8Array | null;
+    at: Date;
+  }>(
+    `SELECT action, from_status, to_status, actor_user_id, actor_role, notes_enc, at
+       FROM scan_events WHERE scan_id = $1 ORDER BY at, id`,
+    [scanId],
+  );
+  return rows.map((r) => ({
+    action: r.action,
+    from: r.from_status,
+    to: r.to_status,
+    actorUserId: r.actor_user_id,
+    actorRole: r.actor_role,
+    notes: cipher.maybeDecrypt(r.notes_enc),
+    at: r.at.toISOString(),
+  }));
+}
+
+export interface WorklistQuery {
+  statuses: readonly ScanStatus[];
+  /** Patients read their own scans newest first; clinicians read queues by priority and waiting time. */
+  order: 'queue' | 'newest';
+  from?: Date | undefined;
+  to?: Date | undefined;
+  priority?: Priority | undefined;
+  after?: WorklistCursor | undefined;
+  limit: number;
+}
+
+/** The sort key of the last row of a page: the next page starts strictly after it. */
+export interface WorklistCursor {
+  rank: number;
+  at: string;
+  id: string;
+}
+
+export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanRow[]> {
+  const values: unknown[] = [q.statuses];
+  const where = ['s.status = ANY($1::text[])'];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (q.from) where.push(`s.received_at >= ${param(q.from)}`);
+  if (q.to) where.push(`s.received_at < ${param(q.to)}`);
+  if (q.priority) where.push(`s.priority_rank = ${param(q.priority === 'HIGH' ? 0 : 1)}`);
+  let order: string;
+  if (q.order === 'queue') {
+    if (q.after) {
+      where.push(`(s.priority_rank, s.status_since, s.id) > (${param(q.after.rank)}, ${param(q.after.at)}, ${param(q.after.id)})`);
+    }
+    order = 's.priority_rank, s.status_since, s.id';
+  } else {
+    if (q.after) where.push(`(s.received_at, s.id) < (${param(q.after.at)}, ${param(q.after.id)})`);
+    order = 's.received_at DESC, s.id DESC';
+  }
+  const { rows } = await tx.query<ScanRow>(
+    `SELECT ${SCAN_COLUMNS} FROM scans s JOIN patients p ON p.id = s.patient_id
+      WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(q.limit)}`,
+    values,
+  );
+  return rows;
+}
+
+export interface StatusCount {
+  status: ScanStatus;
+  total: number;
+  high: number;
+  oldestWaitingSince: string | null;
+}
+
+export async function countScans(tx: Queryable): Promise<StatusCount[]> {
+  const { rows } = await tx.query<{ status: ScanStatus; total: number; high: number; oldest: Date | null }>(
+    `SELECT status, count(*)::int AS total, count(*) FILTER (WHERE priority_rank = 0)::int AS high,
+            min(status_since) AS oldest
+       FROM scans GROUP BY status`,
+  );
+  return rows.map((r) => ({
+    status: r.status,
+    total: Number(r.total),
+    high: Number(r.high),
+    oldestWaitingSince: r.oldest ? r.oldest.toISOString() : null,
+  }));
+}

@@ -1,0 +1,506 @@
+/**
+ * Scans: upload (SPEC I1, I5), worklists (W2), reading a case and its image, and the lifecycle
+ * transitions (W1). Each operation runs in one scoped transaction and asks the policy module
+ * before it acts; the HTTP layer only translates.
+ */
+import {
+  AppError,
+  decide,
+  notFound,
+  planTransition,
+  queueStatuses,
+  type Actor,
+  type Priority,
+  type Resource,
+  type ScanStatus,
+  type TransitionInput,
+} from '@scanflow/domain';
+import { ImagingError, probeImage, type ImageProbe } from '@scanflow/imaging';
+import type { AppContext } from '../context.ts';
+import type { Queryable } from '../db/database.ts';
+import { withScope, type Scope } from '../db/scope.ts';
+import { IntegrityError } from '../storage/blob-store.ts';
+import type { FieldCipher } from '../storage/field-cipher.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import type { AuthenticatedSession } from './auth-service.ts';
+import {
+  countScans,
+  findScan,
+  insertScan,
+  insertScanEvent,
+  listScans,
+  scanTimeline,
+  type AiResult,
+  type ScanRow,
+  type StatusCount,
+  type TimelineEntry,
+  type WorklistCursor,
+} from '../repositories/scans.ts';
+import { findOrCreatePatientByMrn, findPatient, findPatientOfUser } from '../repositories/patients.ts';
+
+export interface UploadedFile {
+  /** The name the sender gave; kept (encrypted) for display only, never used as a path. */
+  filename: string;
+  bytes: Buffer;
+}
+
+export interface ScanSummary {
+  id: string;
+  status: ScanStatus;
+  version: number;
+  priority: Priority | null;
+  priorityScore: number | null;
+  patient: { id: string; name: string | null };
+  source: string;
+  format: string;
+  mediaType: string;
+  width: number;
+  height: number;
+  frames: number;
+  byteSize: number;
+  sha256: string;
+  integrity: 'ok' | 'mismatch';
+  modality: string | null;
+  bodyPart: string | null;
+  receivedAt: string;
+  statusSince: string;
+  ai: AiResult | null;
+}
+
+export interface ScanDetail extends ScanSummary {
+  originalName: string | null;
+  dicom: Record<string, string> | null;
+  findings: { findings: string; impression: string | null } | null;
+  prescription: unknown;
+  timeline: TimelineEntry[];
+}
+
+export interface WorklistRequest {
+  statuses?: ScanStatus[] | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  priority?: Priority | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+const scopeOf = (session: AuthenticatedSession): Scope => ({
+  orgId: session.actor.orgId,
+  userId: session.actor.userId,
+  dbRole: session.dbRole,
+});
+
+function deny(decision: ReturnType<typeof decide>): void {
+  if (decision.allow) return;
+  if (decision.code === 'not_found') throw notFound('Scan');
+  throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
+}
+
+const scanResource = (row: ScanRow): Resource => ({
+  kind: 'scan',
+  orgId: row.org_id,
+  patientUserId: row.patient_user_id,
+  status: row.status,
+});
+
+// Non-personal DICOM attributes kept in clear for search and display; patient attributes go to
+// the (encrypted) patient record instead.
+const CLEAR_DICOM_KEYS = [
+  'studyInstanceUid',
+  'seriesInstanceUid',
+  'sopInstanceUid',
+  'sopClassUid',
+  'modality',
+  'bodyPartExamined',
+  'viewPosition',
+  'studyDate',
+  'transferSyntaxUid',
+] as const;
+
+function clearDicom(probe: ImageProbe): Record<string, string> | null {
+  if (!probe.dicom) return null;
+  const out: Record<string, string> = {};
+  for (const key of CLEAR_DICOM_KEYS) {
+    const value = probe.dicom[key];
+    if (value) out[key] = value;
+  }
+  return out;
+}
+
+function toSummary(row: ScanRow, cipher: FieldCipher): ScanSummary {
+  return {
+    id: row.id,
+    status: row.status,
+    version: row.version,
+    priority: row.priority,
+    priorityScore: row.priority_score,
+    patient: { id: row.patient_id, name: cipher.maybeDecrypt(row.patient_name_enc) },
+    source: row.source,
+    format: row.format,
+    mediaType: row.media_type,
+    width: row.width,
+    height: row.height,
+    frames: row.frames,
+    byteSize: Number(row.byte_size),
+    sha256: row.blob_sha256,
+    integrity: row.integrity,
+    modality: row.dicom?.modality ?? null,
+    bodyPart: row.dicom?.bodyPartExamined ?? null,
+    receivedAt: row.received_at.toISOString(),
+    statusSince: row.status_since.toISOString(),
+    ai: row.ai_result,
+  };
+}
+
+async function toDetail(tx: Queryable, row: ScanRow, cipher: FieldCipher): Promise<ScanDetail> {
+  return {
+    ...toSummary(row, cipher),
+    originalName: cipher.maybeDecrypt(row.original_name_enc),
+    dicom: row.dicom,
+    findings: row.findings_enc ? cipher.decryptJson(row.findings_enc) : null,
+    prescription: row.prescription_enc ? cipher.decryptJson(row.prescription_enc) : null,
+    timeline: await scanTimeline(tx, cipher, row.id),
+  };
+}
+
+export function encodeCursor(cursor: WorklistCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+export function decodeCursor(text: string): WorklistCursor {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<WorklistCursor>;
+    if (
+      typeof value.rank === 'number' &&
+      typeof value.at === 'string' &&
+      !Number.isNaN(Date.parse(value.at)) &&
+      typeof value.id === 'string' &&
+      /^[0-9a-f-]{36}$/.test(value.id)
+    ) {
+      return { rank: value.rank, at: value.at, id: value.id };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new AppError('bad_request', 'The cursor is not valid; start again from the first page');
+}
+
+export class ScanService {
+  constructor(private readonly ctx: AppContext) {}
+
+  /**
+   * Accepts one or many files. Each is identified by its bytes and its headers checked (type,
+   * dimensions) before anything is stored; then all are encrypted and recorded in one transaction.
+   * Any failure leaves no row and no blob that this upload created.
+   */
+  async upload(
+    session: AuthenticatedSession,
+    files: UploadedFile[],
+    options: { patientId?: string | undefined },
+  ): Promise<ScanSummary[]> {
+    const { actor } = session;
+    deny(decide(actor, 'scan.upload', { kind: 'organisation', orgId: actor.orgId }));
+    if (files.length === 0) throw new AppError('bad_request', 'Attach at least one file');
+
+    const limits = { maxPixels: this.ctx.config.maxImagePixels, maxDimension: this.ctx.config.maxImageDimension };
+    const probes: ImageProbe[] = [];
+    for (const file of files) {
+      try {
+        probes.push(await probeImage(file.bytes, limits));
+      } catch (error) {
+        if (error instanceof ImagingError) {
+          throw new AppError(imagingCode(error.status), `${displayName(file.filename)}: ${error.message}`, {
+            file: displayName(file.filename),
+          });
+        }
+        throw error;
+      }
+    }
+
+    const stored: { sha256: string; created: boolean }[] = [];
+    try {
+      for (const file of files) stored.push(await this.ctx.blobs.put(file.bytes));
+      return await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+        const created: ScanSummary[] = [];
+        for (const [index, file] of files.entries()) {
+          const probe = probes[index]!;
+          const patient = await this.resolvePatient(tx, actor, options.patientId, probe);
+          const blob = stored[index]!;
+          const sop = probe.dicom?.sopInstanceUid ?? null;
+          if (sop) {
+            const duplicate = await tx.query<{ id: string }>('SELECT id FROM scans WHERE sop_instance_uid = $1', [sop]);
+            if (duplicate.rows[0]) {
+              throw new AppError('conflict', `${displayName(file.filename)}: this DICOM instance was already received`, {
+                scanId: duplicate.rows[0].id,
+              });
+            }
+          }
+          const { id } = await insertScan(tx, {
+            orgId: actor.orgId,
+            patientId: patient.id,
+            patientUserId: patient.userId,
+            uploadedBy: actor.userId,
+            source: 'upload',
+            sha256: blob.sha256,
+            byteSize: file.bytes.length,
+            mediaType: probe.mediaType,
+            format: probe.format,
+            width: probe.width,
+            height: probe.height,
+            frames: probe.frames,
+            originalNameEnc: file.filename ? this.ctx.cipher.encrypt(displayName(file.filename)) : null,
+            dicom: clearDicom(probe),
+            sopInstanceUid: sop,
+          });
+          await insertScanEvent(tx, {
+            orgId: actor.orgId,
+            scanId: id,
+            action: 'upload',
+            from: null,
+            to: 'PENDING_AI',
+            actorUserId: actor.userId,
+            actorRole: actor.role,
+            notesEnc: null,
+          });
+          const row = await findScan(tx, id);
+          created.push(toSummary(row!, this.ctx.cipher));
+        }
+        return created;
+      });
+    } catch (error) {
+      // Nothing partial: remove blobs this upload wrote (content that existed before stays).
+      await Promise.all(stored.filter((b) => b.created).map((b) => this.ctx.blobs.discard(b.sha256)));
+      throw error;
+    }
+  }
+
+  private async resolvePatient(
+    tx: Queryable,
+    actor: Actor,
+    patientId: string | undefined,
+    probe: ImageProbe,
+  ): Promise<{ id: string; userId: string | null }> {
+    if (actor.role === 'patient') {
+      const own = await findPatientOfUser(tx, actor.userId);
+      if (!own) throw new AppError('conflict', 'Your account has no patient record; contact your administrator');
+      return own;
+    }
+    if (patientId) {
+      const patient = await findPatient(tx, patientId);
+      if (!patient) throw notFound('Patient');
+      return patient;
+    }
+    const mrn = probe.dicom?.patientId;
+    if (mrn) {
+      return findOrCreatePatientByMrn(tx, this.ctx.cipher, actor.orgId, {
+        mrn,
+        name: probe.dicom?.patientName ?? null,
+        birthDate: probe.dicom?.patientBirthDate ?? null,
+        sex: probe.dicom?.patientSex ?? null,
+      });
+    }
+    throw new AppError('validation_failed', 'Say which patient the scan belongs to (patientId)');
+  }
+
+  async list(
+    session: AuthenticatedSession,
+    request: WorklistRequest,
+  ): Promise<{ items: ScanSummary[]; nextCursor: string | null }> {
+    const { actor } = session;
+    deny(decide(actor, 'scan.list', { kind: 'organisation', orgId: actor.orgId }));
+    const statuses = request.statuses?.length ? request.statuses : queueStatuses(actor.role);
+    const order = actor.role === 'patient' ? 'newest' : 'queue';
+    const rows = await withScope(this.ctx.db, scopeOf(session), (tx) =>
+      listScans(tx, {
+        statuses,
+        order,
+        from: request.from,
+        to: request.to,
+        priority: request.priority,
+        after: request.cursor ? decodeCursor(request.cursor) : undefined,
+        limit: request.limit + 1,
+      }),
+    );
+    const page = rows.slice(0, request.limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > request.limit && last
+        ? encodeCursor({
+            rank: last.priority === 'HIGH' ? 0 : 1,
+            at: (order === 'queue' ? last.status_since : last.received_at).toISOString(),
+            id: last.id,
+          })
+        : null;
+    return { items: page.map((row) => toSummary(row, this.ctx.cipher)), nextCursor };
+  }
+
+  async counts(session: AuthenticatedSession): Promise<StatusCount[]> {
+    deny(decide(session.actor, 'scan.list', { kind: 'organisation', orgId: session.actor.orgId }));
+    return withScope(this.ctx.db, scopeOf(session), (tx) => countScans(tx));
+  }
+
+  async get(session: AuthenticatedSession, id: string): Promise<ScanDetail> {
+    return withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const row = await findScan(tx, id);
+      if (!row) throw notFound('Scan');
+      deny(decide(session.actor, 'scan.read', scanResource(row)));
+      return toDetail(tx, row, this.ctx.cipher);
+    });
+  }
+
+  /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
+  async readImage(session: AuthenticatedSession, id: string): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
+    const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const found = await findScan(tx, id);
+      if (!found) throw notFound('Scan');
+      deny(decide(session.actor, 'scan.read', scanResource(found)));
+      return found;
+    });
+    try {
+      const bytes = await this.ctx.blobs.get(row.blob_sha256);
+      return { bytes, mediaType: row.media_type, filename: `scan-${row.id}.${extensionOf(row.format)}` };
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      await flagIntegrityFailure(this.ctx, row, error.message);
+      throw new AppError('integrity_failure', 'The stored image failed its integrity check. The case has been flagged.');
+    }
+  }
+
+  async transition(
+    session: AuthenticatedSession,
+    id: string,
+    input: TransitionInput & { version: number },
+  ): Promise<ScanDetail> {
+    const { actor } = session;
+    return withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const row = await findScan(tx, id);
+      if (!row) throw notFound('Scan');
+      deny(decide(actor, 'scan.transition', scanResource(row)));
+      if (row.version !== input.version) {
+        throw new AppError('stale_version', 'The case changed since you loaded it; reload and try again', {
+          currentVersion: row.version,
+        });
+      }
+      const plan = planTransition(row.status, actor.role, input);
+      if (plan.to === 'REPORT_READY' && row.integrity !== 'ok') {
+        throw new AppError('integrity_failure', 'A case whose image failed its integrity check cannot be released');
+      }
+      const cipher = this.ctx.cipher;
+      // Optimistic concurrency: the update applies only to the version the user saw. Of two
+      // concurrent approvals one updates; the other finds the version moved on and gets a 409.
+      const updated = await tx.query(
+        `UPDATE scans SET status = $3, version = version + 1, status_since = now(), updated_at = now(),
+                findings_enc = COALESCE($4, findings_enc), prescription_enc = COALESCE($5, prescription_enc)
+          WHERE id = $1 AND version = $2`,
+        [
+          id,
+          input.version,
+          plan.to,
+          plan.findings ? cipher.encryptJson(plan.findings) : null,
+          plan.prescription ? cipher.encryptJson(plan.prescription) : null,
+        ],
+      );
+      if (updated.rowCount !== 1) {
+        throw new AppError('stale_version', 'Someone else acted on this case first; reload to see what changed');
+      }
+      const note = plan.reason ?? plan.notes;
+      await insertScanEvent(tx, {
+        orgId: actor.orgId,
+        scanId: id,
+        action: plan.action,
+        from: plan.from,
+        to: plan.to,
+        actorUserId: actor.userId,
+        actorRole: actor.role,
+        notesEnc: note ? cipher.encrypt(note) : null,
+      });
+      return toDetail(tx, (await findScan(tx, id))!, cipher);
+    });
+  }
+}
+
+/**
+ * Records the AI pre-read of a scan and moves it PENDING_AI → AI_ANALYZED. The single entry point
+ * for AI results: the inference worker calls it (and, until that exists, tests do).
+ */
+export async function recordAiResult(
+  ctx: AppContext,
+  target: { orgId: string; scanId: string },
+  result: AiResult,
+): Promise<void> {
+  for (const label of result.labels) {
+    if (!(label.probability >= 0 && label.probability <= 1)) {
+      throw new AppError('validation_failed', `Probability for ${label.id} must be between 0 and 1`);
+    }
+  }
+  if (!(result.priorityScore >= 0 && result.priorityScore <= 1)) {
+    throw new AppError('validation_failed', 'The priority score must be between 0 and 1');
+  }
+  await withScope(ctx.db, { orgId: target.orgId, userId: null, dbRole: 'system' }, async (tx) => {
+    const row = await findScan(tx, target.scanId);
+    if (!row) throw notFound('Scan');
+    const plan = planTransition(row.status, 'system', { action: 'record_ai' });
+    const updated = await tx.query(
+      `UPDATE scans SET status = $3, version = version + 1, status_since = now(), updated_at = now(),
+              ai_result = $4, ai_recorded_at = now(), priority = $5, priority_rank = $6, priority_score = $7
+        WHERE id = $1 AND version = $2`,
+      [row.id, row.version, plan.to, result, result.priority, result.priority === 'HIGH' ? 0 : 1, result.priorityScore],
+    );
+    if (updated.rowCount !== 1) throw new AppError('stale_version', 'The scan changed while its result was recorded');
+    await insertScanEvent(tx, {
+      orgId: target.orgId,
+      scanId: row.id,
+      action: 'record_ai',
+      from: plan.from,
+      to: plan.to,
+      actorUserId: null,
+      actorRole: 'system',
+      notesEnc: null,
+    });
+    await AuditLog.recordIn(tx, {
+      orgId: target.orgId,
+      actorUserId: null,
+      actorRole: 'system',
+      action: 'scan.ai_result',
+      resourceType: 'scan',
+      resourceId: row.id,
+      outcome: 'success',
+    });
+  });
+}
+
+/** Marks a scan whose stored bytes no longer match their hash (SPEC L3) and audits it. */
+export async function flagIntegrityFailure(ctx: AppContext, row: ScanRow, reason: string): Promise<void> {
+  await withScope(ctx.db, { orgId: row.org_id, userId: null, dbRole: 'system' }, async (tx) => {
+    await tx.query(`UPDATE scans SET integrity = 'mismatch', updated_at = now() WHERE id = $1`, [row.id]);
+    await AuditLog.recordIn(tx, {
+      orgId: row.org_id,
+      actorUserId: null,
+      actorRole: 'system',
+      action: 'scan.integrity_failure',
+      resourceType: 'scan',
+      resourceId: row.id,
+      outcome: 'failure',
+      reason,
+    });
+  });
+}
+
+function imagingCode(status: number): 'unsupported_media_type' | 'payload_too_large' | 'unprocessable' | 'bad_request' {
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 413) return 'payload_too_large';
+  if (status === 422) return 'unprocessable';
+  return 'bad_request';
+}
+
+/** A file name safe to show: no directories, no control characters, bounded length. */
+export function displayName(filename: string): string {
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return (clean || 'file').slice(0, 200);
+}
+
+function extensionOf(format: string): string {
+  return format === 'dicom' ? 'dcm' : format === 'jpeg' ? 'jpg' : format === 'tiff' ? 'tif' : 'png';
+}

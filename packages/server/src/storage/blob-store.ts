@@ -1,0 +1,96 @@
+/**
+ * Content-addressed, encrypted storage for scans and reports (SPEC I5). A blob's address is the
+ * SHA-256 of its plaintext; the bytes on disk are an envelope (see envelope.ts). Every read
+ * decrypts and re-hashes, and a mismatch is an IntegrityError, never silently served.
+ *
+ * The raw byte store is an interface so that S3 can stand in for the local directory.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EnvelopeError, open, seal } from './envelope.ts';
+import type { KeyRing } from './keys.ts';
+
+export interface RawBlobStore {
+  /** Returns false when an object with this name already existed (nothing written). */
+  putIfAbsent(name: string, bytes: Buffer): Promise<boolean>;
+  get(name: string): Promise<Buffer | null>;
+  delete(name: string): Promise<void>;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Files under <root>/ab/cd/<sha256>; names are validated hex, so no path can escape the root. */
+export class LocalDirectoryStore implements RawBlobStore {
+  constructor(private readonly root: string) {}
+
+  private pathOf(name: string): string {
+    if (!SHA256_HEX.test(name)) throw new Error('Invalid blob name');
+    return join(this.root, name.slice(0, 2), name.slice(2, 4), name);
+  }
+
+  async putIfAbsent(name: string, bytes: Buffer): Promise<boolean> {
+    const path = this.pathOf(name);
+    if (await stat(path).then(() => true, () => false)) return false;
+    await mkdir(join(this.root, name.slice(0, 2), name.slice(2, 4)), { recursive: true, mode: 0o700 });
+    // Write to a temporary name and rename: a crash never leaves a half-written blob in place.
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temporary, bytes, { mode: 0o600 });
+    await rename(temporary, path);
+    return true;
+  }
+
+  async get(name: string): Promise<Buffer | null> {
+    return readFile(this.pathOf(name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+  }
+
+  async delete(name: string): Promise<void> {
+    await rm(this.pathOf(name), { force: true });
+  }
+}
+
+export class IntegrityError extends Error {
+  constructor(readonly sha256: string, reason: string) {
+    super(`Stored bytes for ${sha256.slice(0, 12)}… failed verification: ${reason}`);
+  }
+}
+
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+export class EncryptedBlobStore {
+  constructor(
+    private readonly raw: RawBlobStore,
+    private readonly keys: Pick<KeyRing, 'blobKek' | 'keyId'>,
+  ) {}
+
+  /** Stores the bytes; `created` is false when identical content was already stored. */
+  async put(plaintext: Uint8Array): Promise<{ sha256: string; created: boolean }> {
+    const sha256 = sha256Hex(plaintext);
+    const envelope = seal(plaintext, this.keys.blobKek, this.keys.keyId, Buffer.from(sha256, 'hex'));
+    const created = await this.raw.putIfAbsent(sha256, envelope);
+    return { sha256, created };
+  }
+
+  /** Reads, decrypts and re-checks the SHA-256; throws IntegrityError on any mismatch. */
+  async get(sha256: string): Promise<Buffer> {
+    const envelope = await this.raw.get(sha256);
+    if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
+    let plaintext: Buffer;
+    try {
+      plaintext = open(envelope, this.keys.blobKek, Buffer.from(sha256, 'hex'));
+    } catch (error) {
+      if (error instanceof EnvelopeError) throw new IntegrityError(sha256, error.message);
+      throw error;
+    }
+    if (sha256Hex(plaintext) !== sha256) throw new IntegrityError(sha256, 'the SHA-256 does not match');
+    return plaintext;
+  }
+
+  /** Removes a blob this request created and no record refers to (a failed upload). */
+  async discard(sha256: string): Promise<void> {
+    await this.raw.delete(sha256);
+  }
+}
