@@ -24,6 +24,7 @@ import { authRoutes } from './routes/auth.ts';
 import { scanRoutes } from './routes/scans.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webRoutes } from './routes/web.ts';
 
 export interface Services {
   auth: AuthService;
@@ -165,6 +166,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: false } }, async () => app.swagger());
+  await app.register(webRoutes);
 
   return app;
 }
