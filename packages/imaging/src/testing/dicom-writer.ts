@@ -93,6 +93,7 @@ export interface SimpleImage {
   pixelRepresentation?: number;
   pixels?: Uint8Array;
   extra?: Element[];
+  bitsStored?: number;
 }
 
 /** A minimal explicit VR little endian image data set, elements in ascending tag order. */
@@ -110,12 +111,13 @@ export function imageDataset(img: SimpleImage): Uint8Array {
     text(0x00100020, 'LO', 'P-001'),
     us(0x00280002, spp),
     text(0x00280004, 'CS', img.photometric ?? (spp === 3 ? 'RGB' : 'MONOCHROME2')),
+    ...(spp === 3 ? [us(0x00280006, 0)] : []),
     ...(frames !== 1 ? [text(0x00280008, 'IS', String(frames))] : []),
     us(0x00280010, img.rows),
     us(0x00280011, img.columns),
     us(0x00280100, bits),
-    us(0x00280101, bits),
-    us(0x00280102, bits - 1),
+    us(0x00280101, img.bitsStored ?? bits),
+    us(0x00280102, (img.bitsStored ?? bits) - 1),
     us(0x00280103, img.pixelRepresentation ?? 0),
     ...(img.extra ?? []),
   ].sort((a, b) => a.tag - b.tag);
