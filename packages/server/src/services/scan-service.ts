@@ -375,12 +375,15 @@ export class ScanService {
     return withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const row = await findScan(tx, id);
       if (!row) throw notFound('Scan');
-      deny(decide(actor, 'scan.transition', scanResource(row)));
+      // Visibility first, then staleness (a second concurrent approval learns it lost, with a
+      // 409), then whether this role may act on the case in its current state.
+      deny(decide(actor, 'scan.read', scanResource(row)));
       if (row.version !== input.version) {
         throw new AppError('stale_version', 'The case changed since you loaded it; reload and try again', {
           currentVersion: row.version,
         });
       }
+      deny(decide(actor, 'scan.transition', scanResource(row)));
       const plan = planTransition(row.status, actor.role, input);
       if (plan.to === 'REPORT_READY' && row.integrity !== 'ok') {
         throw new AppError('integrity_failure', 'A case whose image failed its integrity check cannot be released');
