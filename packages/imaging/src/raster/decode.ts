@@ -18,7 +18,7 @@ export async function decodeRaster(
   header: RasterHeader,
   limits: ProbeLimits,
 ): Promise<DecodedImage> {
-  const grey = header.samplesPerPixel <= 2;
+  let grey = header.samplesPerPixel <= 2;
   const sixteen = header.bitsPerSample > 8;
   try {
     const base = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true }).rotate();
@@ -33,10 +33,15 @@ export async function decodeRaster(
     if ((grey && channels !== 1) || (!grey && channels !== 3)) {
       throw corrupt(`The ${format.toUpperCase()} image decoded to ${channels} channels unexpectedly.`);
     }
-    const pixels =
+    let pixels: Uint8Array | Uint16Array =
       sixteen && grey
         ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
         : new Uint8Array(data);
+    // Radiographs are often saved as RGB with three equal channels: keep them as greyscale.
+    if (!grey && isGreyRgb(pixels)) {
+      pixels = pixels.filter((_, i) => i % 3 === 0);
+      grey = true;
+    }
     const bits = sixteen && grey ? 16 : 8;
     // 8-bit images are display images already: their identity window (centre 128, width 256 maps x to x).
     const voi: Voi =
@@ -67,4 +72,11 @@ export async function decodeRaster(
     }
     throw corrupt(`The ${format.toUpperCase()} image is corrupt or truncated${message ? `: ${message}` : ''}.`, err);
   }
+}
+
+function isGreyRgb(rgb: Uint8Array | Uint16Array): boolean {
+  for (let i = 0; i + 2 < rgb.length; i += 3) {
+    if (rgb[i] !== rgb[i + 1] || rgb[i] !== rgb[i + 2]) return false;
+  }
+  return true;
 }
