@@ -101,6 +101,23 @@ describe('rejections', () => {
     expect(() => validateEntry(value)).toThrow(CanonicalError);
   });
 
+  it('accepts exactly the real dates (agrees with a Date round trip)', () => {
+    for (const y of [1999, 2000, 2024, 2100]) {
+      for (let mo = 1; mo <= 13; mo++) {
+        for (let d = 0; d <= 32; d++) {
+          const at = `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T23:59:59.999Z`;
+          const t = Date.parse(at);
+          const real = !Number.isNaN(t) && new Date(t).toISOString() === at;
+          if (real) expect(validateEntry({ ...base, at }).at).toBe(at);
+          else expect(() => validateEntry({ ...base, at }), at).toThrow(CanonicalError);
+        }
+      }
+    }
+    for (const at of ['2026-01-01T24:00:00.000Z', '2026-01-01T00:60:00.000Z', '2026-01-01T00:00:60.000Z']) {
+      expect(() => validateEntry({ ...base, at }), at).toThrow(CanonicalError);
+    }
+  });
+
   it('accepts the largest safe integer and a null-prototype extra', () => {
     const extra = Object.assign(Object.create(null) as Record<string, number>, { n: Number.MAX_SAFE_INTEGER });
     expect(canonicalJson({ ...base, extra })).toContain(`"extra":{"n":${Number.MAX_SAFE_INTEGER}}`);

@@ -38,12 +38,15 @@ export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
   return digest(buf);
 }
 
+let leafInput = new Uint8Array(1024);
+
 /** RFC 9162 §2.1.1: MTH({d(0)}) = HASH(0x00 || d(0)). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + data.length);
-  buf[0] = 0x00;
-  buf.set(data, 1);
-  return digest(buf);
+  // Reuse one input buffer: allocating an off-heap buffer per leaf costs more than the hash.
+  if (leafInput.length < 1 + data.length) leafInput = new Uint8Array(Math.max(2 * leafInput.length, 1 + data.length));
+  leafInput[0] = 0x00;
+  leafInput.set(data, 1);
+  return digest(leafInput.subarray(0, 1 + data.length));
 }
 
 // Scratch buffer for interior nodes; safe to reuse because hashing is synchronous.
