@@ -10,8 +10,10 @@ import {
   createCosigner,
   createNoteSigner,
   createNoteVerifier,
+  ed25519SeedFromPrivateKey,
   formatCheckpoint,
   formatVerifierKey,
+  generateEd25519Seed,
   keyId,
   openCheckpoint,
   openNote,
@@ -236,6 +238,15 @@ describe('checkpoints (tlog-checkpoint)', () => {
     const r = openCheckpoint(note, [parseVerifierKey(signer.verifierKey)], [], cp.origin);
     expect(r).toMatchObject({ ok: true, checkpoint: { origin: cp.origin, size: 3 }, cosignatures: [] });
     expect(openCheckpoint(note, [parseVerifierKey(signer.verifierKey)], [], 'other').ok).toBe(false);
+  });
+
+  it('a generated seed and a KeyObject give the same signer', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const seedBytes = ed25519SeedFromPrivateKey(privateKey);
+    expect(createNoteSigner('k', seedBytes).verifierKey).toBe(createNoteSigner('k', privateKey).verifierKey);
+    const s1 = generateEd25519Seed();
+    expect(s1).toHaveLength(32);
+    expect(createNoteSigner('k', s1).verifierKey).not.toBe(createNoteSigner('k', generateEd25519Seed()).verifierKey);
   });
 
   it('a witness signature alone does not make a checkpoint valid', () => {

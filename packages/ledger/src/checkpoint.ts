@@ -5,7 +5,7 @@
 //   - c2sp.org/tlog-cosignature  (timestamped Ed25519 witness cosignatures, "cosignature/v1")
 // Section names below refer to the headings of those documents.
 
-import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign as edSign, verify as edVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { HASH_SIZE, sha256 } from './merkle.ts';
 
@@ -73,6 +73,18 @@ export function ed25519PublicKeyFromRaw(raw: Uint8Array): KeyObject {
 export function ed25519PrivateKeyFromSeed(seed: Uint8Array): KeyObject {
   if (seed.length !== 32) throw new NoteError('an Ed25519 seed is 32 bytes');
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+/** A fresh random Ed25519 seed (RFC 8032 §5.1.5): what a node stores, encrypted, as its key. */
+export function generateEd25519Seed(): Uint8Array {
+  return new Uint8Array(randomBytes(32));
+}
+
+/** The 32-byte seed of an Ed25519 private KeyObject (the last 32 bytes of its PKCS #8 form). */
+export function ed25519SeedFromPrivateKey(key: KeyObject): Uint8Array {
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new NoteError('need an Ed25519 private key');
+  const der = key.export({ format: 'der', type: 'pkcs8' });
+  return new Uint8Array(der.subarray(der.length - 32));
 }
 
 /** The raw 32-byte public key of an Ed25519 KeyObject (public or private). */
@@ -243,7 +255,12 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   const sigType = material[0] ?? 0;
   const publicKey = material.subarray(1);
   if (publicKey.length !== 32) throw new NoteError('an Ed25519 public key is 32 bytes');
-  const v = createNoteVerifier(name, publicKey, sigType);
+  let v: NoteVerifier;
+  try {
+    v = createNoteVerifier(name, publicKey, sigType);
+  } catch (e) {
+    throw e instanceof NoteError ? e : new NoteError(`unusable public key: ${String(e)}`);
+  }
   if (hex8(v.keyId) !== idHex) throw new NoteError('key ID does not match the key');
   return v;
 }

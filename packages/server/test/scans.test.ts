@@ -150,7 +150,7 @@ describe('integrity', () => {
     const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
     const { readFileSync } = await import('node:fs');
     const envelope = readFileSync(path);
-    envelope[envelope.length - 1] ^= 0xff;
+    envelope[envelope.length - 1]! ^= 0xff;
     writeFileSync(path, envelope);
     const read = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/image`, headers: bearer(patient) });
     expect(read.statusCode).toBe(409);

@@ -49,6 +49,12 @@ export interface ScanRow {
   patient_name_enc: Uint8Array | null;
 }
 
+/** Worklist rows also carry their sort timestamps at full (microsecond) precision, for cursors. */
+export interface WorklistRow extends ScanRow {
+  status_since_key: string;
+  received_key: string;
+}
+
 const SCAN_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.uploaded_by, s.source, s.status, s.version,
   s.priority, s.priority_score, s.blob_sha256, s.byte_size, s.media_type, s.format, s.width, s.height, s.frames,
   s.original_name_enc, s.dicom, s.ai_result, s.findings_enc, s.prescription_enc, s.integrity, s.received_at,
@@ -179,7 +185,11 @@ export interface WorklistCursor {
   id: string;
 }
 
-export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanRow[]> {
+// JavaScript dates hold milliseconds, PostgreSQL microseconds: a cursor built from a Date would
+// repeat rows on the next page, so the key is PostgreSQL's own text at full precision.
+const exactUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export async function listScans(tx: Queryable, q: WorklistQuery): Promise<WorklistRow[]> {
   const values: unknown[] = [q.statuses];
   const where = ['s.status = ANY($1::text[])'];
   const param = (value: unknown) => {
@@ -192,15 +202,18 @@ export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanRo
   let order: string;
   if (q.order === 'queue') {
     if (q.after) {
-      where.push(`(s.priority_rank, s.status_since, s.id) > (${param(q.after.rank)}, ${param(q.after.at)}, ${param(q.after.id)})`);
+      where.push(
+        `(s.priority_rank, s.status_since, s.id) > (${param(q.after.rank)}, ${param(q.after.at)}::timestamptz, ${param(q.after.id)}::uuid)`,
+      );
     }
     order = 's.priority_rank, s.status_since, s.id';
   } else {
-    if (q.after) where.push(`(s.received_at, s.id) < (${param(q.after.at)}, ${param(q.after.id)})`);
+    if (q.after) where.push(`(s.received_at, s.id) < (${param(q.after.at)}::timestamptz, ${param(q.after.id)}::uuid)`);
     order = 's.received_at DESC, s.id DESC';
   }
-  const { rows } = await tx.query<ScanRow>(
-    `SELECT ${SCAN_COLUMNS} FROM scans s JOIN patients p ON p.id = s.patient_id
+  const { rows } = await tx.query<WorklistRow>(
+    `SELECT ${SCAN_COLUMNS}, ${exactUtc('s.status_since')} AS status_since_key, ${exactUtc('s.received_at')} AS received_key
+       FROM scans s JOIN patients p ON p.id = s.patient_id
       WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(q.limit)}`,
     values,
   );

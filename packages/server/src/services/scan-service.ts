@@ -327,7 +327,7 @@ export class ScanService {
       rows.length > request.limit && last
         ? encodeCursor({
             rank: last.priority === 'HIGH' ? 0 : 1,
-            at: (order === 'queue' ? last.status_since : last.received_at).toISOString(),
+            at: order === 'queue' ? last.status_since_key : last.received_key,
             id: last.id,
           })
         : null;
