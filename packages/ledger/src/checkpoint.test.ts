@@ -84,6 +84,21 @@ describe('tlog-cosignature', () => {
     expect(cosignatureTimestamp(sig)).toBe(1727964367);
   });
 
+  it('parses the example of the tlog-cosignature spec: key ID, then u64 time, then a 64-byte signature', () => {
+    const note =
+      'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n' +
+      '\u2014 example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n' +
+      '\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n';
+    const parsed = parseNote(note);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const [log, w] = parsed.note.signatures;
+    expect(log?.signature).toHaveLength(64);
+    expect(w?.keyId).toBe(0x8d66cf3f);
+    // The spec's example signed message uses "time 1679315147".
+    expect(cosignatureTimestamp(w!)).toBe(1679315147);
+    expect(parseCheckpoint(parsed.note.text)).toMatchObject({ ok: true, checkpoint: { size: 20852163 } });
+  });
+
   it('key IDs use signature type 0x04, so the same key has distinct IDs', () => {
     const s = createNoteSigner('w.example/1', seed(3));
     const c = createCosigner('w.example/1', seed(3), () => 1);

@@ -61,6 +61,11 @@ describe('an untampered log', () => {
     ]);
     expect(r.uncheckpointed).toBe(0);
     expect(verifyLog({ ...base, entries, checkpoints: [...checkpoints].reverse() }).ok).toBe(true);
+    expect(verifyLog({ ...base, entries: bytes, witnessQuorum: 1 }).ok).toBe(true);
+    expect(verifyLog({ ...base, entries: bytes, witnessQuorum: 2 }).failure).toMatchObject({
+      kind: 'checkpoint',
+      index: 0,
+    });
   });
 
   it('reports entries after the last checkpoint as not yet covered', () => {
