@@ -10,7 +10,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { unauthorized } from '@scanflow/domain';
+import { AppError, unauthorized } from '@scanflow/domain';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AuthService } from '../services/auth-service.ts';
@@ -116,6 +116,13 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
     request.auditTarget = {};
   });
 
+  // PostgreSQL text cannot hold NUL; refuse it up front for every parameter, with a clear 400.
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
+      throw new AppError('validation_failed', 'Text in the request must not contain NUL characters');
+    }
+  });
+
   // Authenticate once, for every /api route that does not declare itself public.
   app.addHook('preHandler', async (request) => {
     const config = request.routeOptions.config;
@@ -169,4 +176,10 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(webRoutes);
 
   return app;
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 20 || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return false;
+  return Object.entries(value as Record<string, unknown>).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
 }

@@ -45,8 +45,14 @@ function fromFastifyError(error: FastifyError): AppError | null {
   return null;
 }
 
+// PostgreSQL SQLSTATE class 22 (data exception: a value that cannot be a date, a number…) is
+// the caller's input, not our fault; say so with a 400 instead of a 500.
+const isPostgresDataException = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && 'severity' in error && /^22/.test(String((error as { code?: unknown }).code));
+
 export function toAppError(error: unknown): AppError | null {
   if (error instanceof AppError) return error;
+  if (isPostgresDataException(error)) return new AppError('validation_failed', 'A value in the request is not valid');
   if (error && typeof error === 'object' && 'statusCode' in error) return fromFastifyError(error as FastifyError);
   if (error && typeof error === 'object' && 'validation' in error) return fromFastifyError(error as FastifyError);
   return null;

@@ -339,7 +339,14 @@ export class ScanService {
     return withScope(this.ctx.db, scopeOf(session), (tx) => countScans(tx));
   }
 
+  /** Clinicians without a verified licence and admins without a second factor are told so
+   * plainly, before row-level security would simply show them nothing. */
+  private assertClinicalAccess(actor: Actor): void {
+    deny(decide(actor, 'scan.list', { kind: 'organisation', orgId: actor.orgId }));
+  }
+
   async get(session: AuthenticatedSession, id: string): Promise<ScanDetail> {
+    this.assertClinicalAccess(session.actor);
     return withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const row = await findScan(tx, id);
       if (!row) throw notFound('Scan');
@@ -350,6 +357,7 @@ export class ScanService {
 
   /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
   async readImage(session: AuthenticatedSession, id: string): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
+    this.assertClinicalAccess(session.actor);
     const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const found = await findScan(tx, id);
       if (!found) throw notFound('Scan');
@@ -372,6 +380,7 @@ export class ScanService {
     input: TransitionInput & { version: number },
   ): Promise<ScanDetail> {
     const { actor } = session;
+    this.assertClinicalAccess(actor);
     return withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const row = await findScan(tx, id);
       if (!row) throw notFound('Scan');
