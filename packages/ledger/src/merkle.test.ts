@@ -303,7 +303,7 @@ describe('against the RFC text reference, all sizes up to 64', () => {
         if (n > 1) expect(verifyInclusion((m + 1) % n, n, leaf, proof, root).ok).toBe(false);
       }
     }
-  });
+  }, 60_000);
 
   it('every consistency proof equals PROOF and verifies; any single-bit change fails', () => {
     for (let n = 1; n <= N; n++) {
@@ -324,9 +324,10 @@ describe('against the RFC text reference, all sizes up to 64', () => {
         expect(verifyConsistency(m, n, root1, flip(root2, 200), proof).ok).toBe(false);
       }
     }
-  });
+  }, 60_000);
 
   it('exhaustively: every single-bit change of every proof element fails (sizes up to 12)', () => {
+    const accepted: string[] = [];
     for (let n = 2; n <= 12; n++) {
       const root2 = tree.root(n);
       for (let m = 0; m < n; m++) {
@@ -338,19 +339,21 @@ describe('against the RFC text reference, all sizes up to 64', () => {
           for (let bit = 0; bit < 256; bit++) {
             const bad = proof.slice();
             bad[i] = flip(proof[i]!, bit);
-            expect(verifyInclusion(m, n, leaf, bad, root2).ok).toBe(false);
+            if (verifyInclusion(m, n, leaf, bad, root2).ok) accepted.push(`inclusion ${m}/${n} [${i}] bit ${bit}`);
           }
         }
         for (let i = 0; i < c.length; i++) {
           for (let bit = 0; bit < 256; bit++) {
             const bad = c.slice();
             bad[i] = flip(c[i]!, bit);
-            expect(verifyConsistency(m, n, root1, root2, bad).ok).toBe(false);
+            if (verifyConsistency(m, n, root1, root2, bad).ok)
+              accepted.push(`consistency ${m}->${n} [${i}] bit ${bit}`);
           }
         }
       }
     }
-  });
+    expect(accepted).toEqual([]);
+  }, 60_000);
 
   it('proofs work on a plain SubtreeSource over an array of leaf hashes', () => {
     const hashes = data.map(hashLeaf);
@@ -406,5 +409,5 @@ describe('scale', () => {
     }
     // Generous bound: the point is O(log² n), not O(n) (which would take ~100 ms each).
     expect(performance.now() - t0).toBeLessThan(500);
-  });
+  }, 60_000);
 });
