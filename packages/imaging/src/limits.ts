@@ -5,6 +5,20 @@ export interface ProbeLimits {
   maxPixels: number;
   /** Cap on width and on height. */
   maxDimension: number;
+  /** Cap on bytes produced by inflating a deflated DICOM data set; default derived from maxPixels. */
+  maxInflatedBytes?: number;
+  /**
+   * Wall-clock budget for decoding, checked between frames (a single frame's codec call cannot be
+   * interrupted in-process; run decoding in a worker thread for a hard stop).
+   */
+  maxMillis?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** Deflate bomb cap: room for every pixel at 4 bytes × 3 samples, plus headers; at most 1 GiB. */
+export function inflateCap(limits: ProbeLimits): number {
+  return limits.maxInflatedBytes ?? Math.min(1024 * MiB, limits.maxPixels * 12 + 16 * MiB);
 }
 
 /** Refuses decompression bombs before any pixel is decoded. */

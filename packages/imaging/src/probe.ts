@@ -7,7 +7,7 @@ import { emptyFile, ImagingError, unsupportedFormat } from './errors.ts';
 import type { ImageFormat } from './format.ts';
 import { FORMAT_NAMES, MEDIA_TYPES } from './format.ts';
 import type { ProbeLimits } from './limits.ts';
-import { checkDimensions } from './limits.ts';
+import { checkDimensions, inflateCap } from './limits.ts';
 import type { RasterHeader } from './raster/headers.ts';
 import { readJpegHeader, readPngHeader, readTiffHeader } from './raster/headers.ts';
 import { sniffFormat } from './sniff.ts';
@@ -86,7 +86,7 @@ export function probeImage(bytes: Uint8Array, limits: ProbeLimits, options: Prob
 }
 
 function probeDicom(bytes: Uint8Array, limits: ProbeLimits): ImageProbe {
-  const parsed = parseDicom(bytes);
+  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits) } });
   const header = readImagePixelHeader(parsed.dataset);
   if (!SUPPORTED_TRANSFER_SYNTAXES.has(parsed.transferSyntaxUid)) {
     throw unsupportedTransferSyntax(parsed.transferSyntaxUid);

@@ -5,17 +5,21 @@ import { readJpegHeader } from '../raster/headers.ts';
  * Reads the frame size a compressed codestream declares, so a frame whose codestream disagrees
  * with the DICOM header (a classic decompression bomb) is refused before any decoder runs.
  */
-export function codestreamSize(
-  kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000',
-  bytes: Uint8Array,
-): { width: number; height: number } {
+export interface CodestreamSize {
+  width: number;
+  height: number;
+  components: number;
+}
+
+export function codestreamSize(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000', bytes: Uint8Array): CodestreamSize {
   if (kind === 'jpeg2000') return j2kSize(bytes);
   // JPEG-LS (ITU-T T.87) uses the T.81 marker syntax with SOF55 (FFF7).
-  return readJpegHeader(bytes);
+  const h = readJpegHeader(bytes);
+  return { width: h.width, height: h.height, components: h.samplesPerPixel };
 }
 
 /** JPEG 2000 codestream (ITU-T T.800 A.5.1): SOC FF4F then SIZ FF51; a JP2 box wrapper is skipped. */
-function j2kSize(bytes: Uint8Array): { width: number; height: number } {
+function j2kSize(bytes: Uint8Array): CodestreamSize {
   let at = 0;
   if (bytes[0] !== 0xff || bytes[1] !== 0x4f) {
     // Some writers embed a JP2 file (T.800 annex I); find the codestream's SOC+SIZ.
@@ -29,7 +33,7 @@ function j2kSize(bytes: Uint8Array): { width: number; height: number } {
     }
     if (at < 0) throw corrupt('The JPEG 2000 frame has no codestream header (SOC/SIZ).');
   }
-  if (bytes.length < at + 4 + 2 + 2 + 16 || bytes[at + 2] !== 0xff || bytes[at + 3] !== 0x51) {
+  if (bytes.length < at + 4 + 2 + 2 + 32 + 2 || bytes[at + 2] !== 0xff || bytes[at + 3] !== 0x51) {
     throw corrupt('The JPEG 2000 frame is truncated or has no SIZ marker.');
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -38,5 +42,7 @@ function j2kSize(bytes: Uint8Array): { width: number; height: number } {
   const xo = v.getUint32(at + 16);
   const yo = v.getUint32(at + 20);
   if (xsiz <= xo || ysiz <= yo) throw corrupt('The JPEG 2000 frame declares an empty image.');
-  return { width: xsiz - xo, height: ysiz - yo };
+  // Csiz follows Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz (T.800 A.5.1).
+  const components = v.getUint16(at + 40);
+  return { width: xsiz - xo, height: ysiz - yo, components };
 }

@@ -5,7 +5,7 @@ import { corrupt, ImagingError } from '../errors.ts';
 import { MEDIA_TYPES } from '../format.ts';
 import type { DecodedImage } from '../image.ts';
 import type { ProbeLimits } from '../limits.ts';
-import { checkDimensions } from '../limits.ts';
+import { checkDimensions, inflateCap } from '../limits.ts';
 import { expand422, planarToInterleaved, ybrFullToRgb, ybrPartialToRgb } from '../pixel/colour.ts';
 import type { ModalityTransform } from '../pixel/lut.ts';
 import { applyLut, readModalityTransform, readVoi } from '../pixel/lut.ts';
@@ -28,7 +28,7 @@ const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'Y
 
 /** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
 export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
-  const parsed = parseDicom(bytes);
+  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits) } });
   const ds = parsed.dataset;
   const header = readImagePixelHeader(ds);
   const ts = SUPPORTED_TRANSFER_SYNTAXES.get(parsed.transferSyntaxUid);
@@ -54,7 +54,8 @@ export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promi
     throw corrupt('1-bit pixel data is only valid uncompressed and greyscale.');
   }
 
-  const stored = await decodeStored(ds, header, ts);
+  const deadline = limits.maxMillis === undefined ? Infinity : performance.now() + limits.maxMillis;
+  const stored = await decodeStored(ds, header, ts, deadline);
   const colour = header.samplesPerPixel === 3;
   const perFrame = getItems(ds, Tags.PerFrameFunctionalGroupsSequence);
   const shared = getItems(ds, Tags.SharedFunctionalGroupsSequence)[0];
@@ -105,7 +106,12 @@ function readSpacing(sources: readonly DicomDataSet[]): [number, number] | undef
 }
 
 /** Stored values of every frame, colour converted to interleaved RGB. */
-async function decodeStored(ds: DicomDataSet, h: ImagePixelHeader, ts: TransferSyntaxInfo): Promise<PixelArray> {
+async function decodeStored(
+  ds: DicomDataSet,
+  h: ImagePixelHeader,
+  ts: TransferSyntaxInfo,
+  deadline: number,
+): Promise<PixelArray> {
   const pixelsPerFrame = h.rows * h.columns;
   const samplesPerFrame = pixelsPerFrame * h.samplesPerPixel;
   const layout: StoredLayout = {
@@ -155,6 +161,12 @@ async function decodeStored(ds: DicomDataSet, h: ImagePixelHeader, ts: TransferS
   if (!pixelData.fragments) throw corrupt(`The transfer syntax ${ts.name} requires encapsulated pixel data.`);
   const frames = encapsulatedFrames(ds, pixelData.fragments, h.frames, ts.kind === 'jpeg' || ts.kind === 'jpeg2000');
   for (let f = 0; f < h.frames; f++) {
+    if (performance.now() > deadline) {
+      throw new ImagingError(
+        'too_large',
+        `Decoding took longer than allowed (stopped at frame ${f + 1} of ${h.frames}).`,
+      );
+    }
     const encoded = frames[f];
     if (!encoded) throw corrupt(`Frame ${f + 1} is missing from the compressed pixel data.`);
     let decoded: Uint8Array;
@@ -164,6 +176,11 @@ async function decodeStored(ds: DicomDataSet, h: ImagePixelHeader, ts: TransferS
       if (pi === 'YBR_FULL_422') decodedPi = 'YBR_FULL'; // RLE stores full-resolution chroma
     } else {
       const size = codestreamSize(ts.kind, encoded);
+      if (size.components !== h.samplesPerPixel) {
+        throw corrupt(
+          `Frame ${f + 1} has ${size.components} components in its codestream but ${h.samplesPerPixel} samples per pixel in the DICOM header.`,
+        );
+      }
       if (size.width !== h.columns || size.height !== h.rows) {
         throw corrupt(
           `Frame ${f + 1} is ${size.width}×${size.height} in its codestream but ${h.columns}×${h.rows} in the DICOM header.`,
