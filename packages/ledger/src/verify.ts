@@ -166,13 +166,14 @@ export function verifyLog(input: VerifyLogInput): VerifyReport {
         const prev = lastGood.checkpoint;
         const proof = tree.consistencyProof(prev.size, size);
         const c = verifyConsistency(prev.size, size, prev.rootHash, rootHash, proof);
-        if (!c.ok)
+        if (!c.ok) {
           return {
             kind: 'checkpoint',
             index: p.index,
             size,
             reason: `not consistent with the previous checkpoint: ${c.reason}`,
           };
+        }
       }
       lastGood = p;
       verified.push({ index: p.index, checkpoint: p.checkpoint, cosignatures: p.cosignatures });
