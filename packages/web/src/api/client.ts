@@ -1,0 +1,392 @@
+/**
+ * The one API client: typed calls to /api/v1, the session's tokens, and refresh.
+ *
+ * Tokens live in localStorage so that every tab shares one session. Refresh tokens rotate (each
+ * works once), so a refresh is single-flight within a tab and serialised across tabs with the Web
+ * Locks API: whoever gets the lock second finds the tokens already renewed and uses them instead of
+ * spending the old refresh token a second time (which the server would treat as reuse).
+ */
+import type {
+  AdminUser,
+  AuditEvent,
+  AuditQuery,
+  LoginResult,
+  OutboxMessage,
+  Page,
+  RegisterInput,
+  ScanDetail,
+  ScanSummary,
+  SignedIn,
+  SignedInUser,
+  StatusCount,
+  Tokens,
+  TransitionInput,
+  WorklistQuery,
+} from './types.ts';
+
+const BASE = '/api/v1';
+const STORAGE_KEY = 'scanflow.session';
+const LOCK_NAME = 'scanflow.refresh';
+
+/** An error the API answered with (`{error:{code,message}}`), or one met on the way there. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const SESSION_EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.';
+
+export interface StoredSession {
+  accessToken: string;
+  refreshToken: string;
+  /** Epoch milliseconds when the access token stops working. */
+  accessExpiresAt: number;
+  user: SignedInUser;
+  email: string;
+}
+
+// ---------------------------------------------------------------- session storage
+
+function isStoredSession(value: unknown): value is StoredSession {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.accessToken === 'string' && typeof v.refreshToken === 'string' && typeof v.user === 'object';
+}
+
+export function readSession(): StoredSession | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const parsed: unknown = JSON.parse(raw);
+    return isStoredSession(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeSession(session: StoredSession | null): void {
+  if (session) localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  else localStorage.removeItem(STORAGE_KEY);
+  notify(session, null);
+}
+
+type SessionListener = (session: StoredSession | null, reason: string | null) => void;
+const listeners = new Set<SessionListener>();
+
+function notify(session: StoredSession | null, reason: string | null): void {
+  for (const listener of listeners) listener(session, reason);
+}
+
+/** Called with the new session (or null and why) whenever it changes, in this tab or another. */
+export function onSessionChange(listener: SessionListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('storage', (event) => {
+    if (event.key !== STORAGE_KEY) return;
+    const session = readSession();
+    notify(session, session ? null : 'You were signed out in another tab.');
+  });
+}
+
+/** Ends the session locally, telling the app why (shown on the sign-in page). */
+export function endSession(reason: string | null): void {
+  localStorage.removeItem(STORAGE_KEY);
+  notify(null, reason);
+}
+
+function startSession(signedIn: SignedIn, email: string): StoredSession {
+  const session: StoredSession = {
+    accessToken: signedIn.accessToken,
+    refreshToken: signedIn.refreshToken,
+    accessExpiresAt: Date.now() + signedIn.expiresIn * 1000,
+    user: signedIn.user,
+    email,
+  };
+  writeSession(session);
+  return session;
+}
+
+// ---------------------------------------------------------------- refresh
+
+let refreshing: Promise<boolean> | null = null;
+
+async function withRefreshLock<T>(run: () => Promise<T>): Promise<T> {
+  if (typeof navigator !== 'undefined' && 'locks' in navigator) {
+    return navigator.locks.request(LOCK_NAME, run);
+  }
+  return run();
+}
+
+async function doRefresh(staleAccessToken: string): Promise<boolean> {
+  return withRefreshLock(async () => {
+    const current = readSession();
+    if (!current) return false;
+    // Another tab (or an earlier call) renewed the tokens while we waited for the lock.
+    if (current.accessToken !== staleAccessToken) return true;
+    let response: Response;
+    try {
+      response = await fetch(`${BASE}/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken: current.refreshToken }),
+      });
+    } catch {
+      return false;
+    }
+    if (!response.ok) return false;
+    const tokens = (await response.json()) as Tokens;
+    writeSession({
+      ...current,
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
+    });
+    return true;
+  });
+}
+
+/** Renews the tokens once, however many requests found them stale at the same time. */
+function refreshTokens(staleAccessToken: string): Promise<boolean> {
+  refreshing ??= doRefresh(staleAccessToken).finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+// ---------------------------------------------------------------- requests
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let code = 'http_error';
+  let message = `The server answered ${response.status} ${response.statusText}`.trim();
+  let details: Record<string, unknown> | undefined;
+  try {
+    const body = (await response.json()) as {
+      error?: { code?: string; message?: string; details?: Record<string, unknown> };
+    };
+    if (body.error?.message) message = body.error.message;
+    if (body.error?.code) code = body.error.code;
+    details = body.error?.details;
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the status line.
+  }
+  return new ApiError(response.status, code, message, details);
+}
+
+interface RequestOptions {
+  body?: unknown;
+  /** Send the access token (and refresh it when it has expired). Default true. */
+  auth?: boolean;
+  /** Extra headers, e.g. Accept. */
+  headers?: Record<string, string>;
+}
+
+async function send(method: string, path: string, options: RequestOptions, token: string | null): Promise<Response> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  try {
+    return await fetch(`${BASE}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'Cannot reach Scanflow. Check your connection and try again.');
+  }
+}
+
+/** Sends a request with the session's token; on 401 refreshes once and retries, else ends the session. */
+async function authorised(method: string, path: string, options: RequestOptions): Promise<Response> {
+  if (options.auth === false) return send(method, path, options, null);
+  const session = readSession();
+  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
+  let token = session.accessToken;
+  // Renew shortly before expiry rather than waiting for a refusal.
+  if (session.accessExpiresAt - Date.now() < 10_000) {
+    if (await refreshTokens(token)) token = readSession()?.accessToken ?? token;
+  }
+  let response = await send(method, path, options, token);
+  if (response.status === 401) {
+    const renewed = await refreshTokens(token);
+    const next = readSession();
+    if (!renewed || !next) {
+      endSession(SESSION_EXPIRED_MESSAGE);
+      throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
+    }
+    response = await send(method, path, options, next.accessToken);
+    if (response.status === 401) {
+      endSession(SESSION_EXPIRED_MESSAGE);
+      throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
+    }
+  }
+  return response;
+}
+
+async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await authorised(method, path, options);
+  if (!response.ok) throw await errorFrom(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+function query(params: object): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') continue;
+    search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+// ---------------------------------------------------------------- uploads
+
+export interface UploadProgress {
+  loaded: number;
+  total: number;
+}
+
+function xhrUpload(form: FormData, token: string, onProgress: (p: UploadProgress) => void): Promise<XMLHttpRequest> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${BASE}/scans`);
+    xhr.setRequestHeader('authorization', `Bearer ${token}`);
+    xhr.responseType = 'text';
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress({ loaded: event.loaded, total: event.total });
+    });
+    xhr.addEventListener('load', () => resolve(xhr));
+    xhr.addEventListener('error', () =>
+      reject(new ApiError(0, 'network_error', 'The upload was interrupted. Check your connection and try again.')),
+    );
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.')));
+    xhr.send(form);
+  });
+}
+
+function parseXhrError(xhr: XMLHttpRequest): ApiError {
+  try {
+    const body = JSON.parse(xhr.responseText) as { error?: { code?: string; message?: string } };
+    if (body.error?.message) return new ApiError(xhr.status, body.error.code ?? 'http_error', body.error.message);
+  } catch {
+    // fall through
+  }
+  return new ApiError(xhr.status, 'http_error', `The server answered ${xhr.status}`);
+}
+
+/** Uploads one file in its own request (the API is all-or-nothing per request), reporting progress. */
+export async function uploadScan(
+  file: File,
+  options: { patientId?: string; onProgress: (p: UploadProgress) => void },
+): Promise<ScanSummary[]> {
+  const form = new FormData();
+  if (options.patientId) form.append('patientId', options.patientId);
+  form.append('files', file, file.name);
+  const attempt = async (): Promise<XMLHttpRequest> => {
+    const session = readSession();
+    if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
+    return xhrUpload(form, session.accessToken, options.onProgress);
+  };
+  let xhr = await attempt();
+  if (xhr.status === 401) {
+    const stale = readSession()?.accessToken ?? '';
+    if (!(await refreshTokens(stale))) {
+      endSession(SESSION_EXPIRED_MESSAGE);
+      throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
+    }
+    xhr = await attempt();
+  }
+  if (xhr.status < 200 || xhr.status >= 300) throw parseXhrError(xhr);
+  return (JSON.parse(xhr.responseText) as { scans: ScanSummary[] }).scans;
+}
+
+// ---------------------------------------------------------------- the calls
+
+export const api = {
+  // auth
+  async login(email: string, password: string): Promise<LoginResult> {
+    const result = await request<LoginResult>('POST', '/auth/login', { body: { email, password }, auth: false });
+    if (result.status === 'signed_in') startSession(result, email);
+    return result;
+  },
+  async verifyTotp(challenge: string, code: string, email: string): Promise<StoredSession> {
+    const result = await request<SignedIn>('POST', '/auth/totp/verify', { body: { challenge, code }, auth: false });
+    return startSession(result, email);
+  },
+  sendEmailCode: (challenge: string) =>
+    request<{ status: 'sent' }>('POST', '/auth/email-code', { body: { challenge }, auth: false }),
+  async verifyEmailCode(challenge: string, code: string, email: string): Promise<StoredSession> {
+    const result = await request<SignedIn>('POST', '/auth/email-code/verify', {
+      body: { challenge, code },
+      auth: false,
+    });
+    return startSession(result, email);
+  },
+  register: (input: RegisterInput) =>
+    request<{ userId: string; role: string; clinicianVerified: boolean }>('POST', '/auth/register', {
+      body: input,
+      auth: false,
+    }),
+  async logout(): Promise<void> {
+    try {
+      if (readSession()) await request<undefined>('POST', '/auth/logout');
+    } catch {
+      // Signing out locally is what matters; an already-ended session is fine.
+    } finally {
+      endSession(null);
+    }
+  },
+  me: () =>
+    request<{ userId: string; orgId: string; role: string; clinicianVerified: boolean; secondFactor: boolean }>(
+      'GET',
+      '/auth/me',
+    ),
+  beginTotpEnrolment: () => request<{ secret: string; otpauthUri: string }>('POST', '/auth/totp/enrol'),
+  async confirmTotpEnrolment(code: string): Promise<void> {
+    const result = await request<{ accessToken: string; expiresIn: number }>('POST', '/auth/totp/confirm', {
+      body: { code },
+    });
+    const current = readSession();
+    if (current) {
+      writeSession({
+        ...current,
+        accessToken: result.accessToken,
+        accessExpiresAt: Date.now() + result.expiresIn * 1000,
+        user: { ...current.user, totpEnabled: true, totpEnrolmentRequired: false },
+      });
+    }
+  },
+
+  // scans
+  listScans: (q: WorklistQuery = {}) => request<Page<ScanSummary>>('GET', `/scans${query(q)}`),
+  counts: () => request<{ counts: StatusCount[] }>('GET', '/scans/counts'),
+  getScan: (id: string) => request<ScanDetail>('GET', `/scans/${encodeURIComponent(id)}`),
+  transition: (id: string, input: TransitionInput) =>
+    request<ScanDetail>('POST', `/scans/${encodeURIComponent(id)}/transitions`, { body: input }),
+  /** A PNG rendition of one frame for display. */
+  async rendition(id: string, options: { frame?: number; maxSize?: number } = {}): Promise<Blob> {
+    const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/rendition${query(options)}`, {
+      headers: { accept: 'image/png' },
+    });
+    if (!response.ok) throw await errorFrom(response);
+    return response.blob();
+  },
+
+  // admin
+  listUsers: (q: { pending?: boolean; role?: string } = {}) =>
+    request<{ items: AdminUser[] }>('GET', `/admin/users${query(q)}`),
+  userAction: (id: string, action: 'verify' | 'disable' | 'enable' | 'reset-second-factor') =>
+    request<AdminUser>('POST', `/admin/users/${encodeURIComponent(id)}/${action}`),
+  outbox: () => request<{ items: OutboxMessage[] }>('GET', '/admin/outbox'),
+  audit: (q: AuditQuery = {}) => request<{ items: AuditEvent[] }>('GET', `/audit${query(q)}`),
+};

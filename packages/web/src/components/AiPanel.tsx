@@ -1,0 +1,73 @@
+/** The AI pre-read: decision support, shown with its disclaimer every time. */
+import type { AiResult } from '../api/types.ts';
+import { percent } from '../lib/format.ts';
+import { PriorityBadge } from './ui.tsx';
+
+export function AiPanel({ ai }: { ai: AiResult | null }) {
+  if (!ai) {
+    return (
+      <section className="card ai-panel" aria-labelledby="ai-title">
+        <h2 id="ai-title">AI pre-read</h2>
+        <p className="muted">The AI pre-read has not run on this scan yet.</p>
+      </section>
+    );
+  }
+  const labels = [...ai.labels].sort((a, b) => b.probability - a.probability);
+  return (
+    <section className="card ai-panel" aria-labelledby="ai-title">
+      <h2 id="ai-title">AI pre-read</h2>
+      <p className="disclaimer" role="note">
+        <strong>Decision support, not a diagnosis.</strong> {ai.disclaimer}
+      </p>
+      <dl className="ai-summary">
+        <div>
+          <dt>Top finding</dt>
+          <dd data-testid="ai-top-finding">
+            {ai.topFinding
+              ? `${ai.topFinding.display} (${percent(ai.topFinding.probability)})`
+              : 'None above threshold'}
+          </dd>
+        </div>
+        <div>
+          <dt>Priority</dt>
+          <dd>
+            <PriorityBadge priority={ai.priority} />{' '}
+            <span className="muted small">score {ai.priorityScore.toFixed(2)}</span>
+          </dd>
+        </div>
+        <div>
+          <dt>Confidence</dt>
+          <dd>
+            {ai.uncertain ? (
+              <span className="badge uncertain">
+                <span aria-hidden="true">? </span>Uncertain
+              </span>
+            ) : (
+              'Confident'
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Model</dt>
+          <dd>
+            {ai.model.name} <span className="muted">v{ai.model.version}</span>
+          </dd>
+        </div>
+      </dl>
+      <ul className="ai-labels" aria-label="Label probabilities">
+        {labels.map((label) => (
+          <li key={label.id}>
+            <span className="ai-label-name">{label.display}</span>
+            <span className="ai-bar" aria-hidden="true">
+              <span
+                className={`ai-bar-fill${ai.topFinding?.id === label.id ? ' top' : ''}`}
+                style={{ width: `${Math.round(label.probability * 100)}%` }}
+              />
+            </span>
+            <span className="ai-label-value">{percent(label.probability)}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

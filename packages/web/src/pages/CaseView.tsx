@@ -1,0 +1,146 @@
+/** One case: the image, the AI pre-read, what has been written so far, and the next step for this role. */
+import { useState } from 'react';
+import { ownerOf } from '@scanflow/domain';
+import { api } from '../api/client.ts';
+import type { ScanDetail } from '../api/types.ts';
+import { AiPanel } from '../components/AiPanel.tsx';
+import { ApprovePanel, FindingsForm, PrescriptionForm, SendBackForm } from '../components/CaseActions.tsx';
+import { ScanImage } from '../components/ScanImage.tsx';
+import { Steps, Timeline } from '../components/Timeline.tsx';
+import { Alert, Link, Loading, PriorityBadge, StatusBadge } from '../components/ui.tsx';
+import { formatDateTime, waitingSince } from '../lib/format.ts';
+import { useAsync } from '../lib/useAsync.ts';
+import { useSignedIn } from '../session.tsx';
+
+export function CaseView({ id }: { id: string }) {
+  const { user } = useSignedIn();
+  const loaded = useAsync(() => api.getScan(id), [id]);
+  const [updated, setUpdated] = useState<ScanDetail | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const scan = updated && updated.id === id ? updated : loaded.data;
+  const back = user.role === 'patient' ? 'My scans' : user.role === 'admin' ? 'Approvals' : 'Worklist';
+
+  if (loaded.error) {
+    return (
+      <div className="page">
+        <p>
+          <Link to="/">← {back}</Link>
+        </p>
+        <Alert>{loaded.error}</Alert>
+      </div>
+    );
+  }
+  if (!scan) return <Loading label="Loading the case…" />;
+
+  const onDone = (next: ScanDetail, text: string) => {
+    setUpdated(next);
+    setMessage(text);
+  };
+  const mine = ownerOf(scan.status) === user.role;
+  const clinician = user.role !== 'patient';
+
+  return (
+    <div className="page case-view">
+      <p>
+        <Link to="/">← {back}</Link>
+      </p>
+      <header className="case-head">
+        <div>
+          <h1>{scan.patient.name ?? 'Unnamed patient'}</h1>
+          <p className="muted">
+            {scan.modality ?? scan.format.toUpperCase()}
+            {scan.bodyPart ? ` · ${scan.bodyPart.toLowerCase()}` : ''} · received {formatDateTime(scan.receivedAt)} · in
+            this step for {waitingSince(scan.statusSince)}
+          </p>
+        </div>
+        <div className="badges">
+          {clinician && <PriorityBadge priority={scan.priority} />}
+          <StatusBadge status={scan.status} />
+        </div>
+      </header>
+      {message && <Alert kind="success">{message}</Alert>}
+      <Steps status={scan.status} />
+      <div className="case-grid">
+        <div className="case-main">
+          <ScanImage scan={scan} />
+          {scan.dicom && Object.keys(scan.dicom).length > 0 && (
+            <details className="card">
+              <summary>DICOM attributes</summary>
+              <dl className="kv">
+                {Object.entries(scan.dicom).map(([k, v]) => (
+                  <div key={k}>
+                    <dt>{k}</dt>
+                    <dd>{v}</dd>
+                  </div>
+                ))}
+              </dl>
+            </details>
+          )}
+          <section className="card" aria-labelledby="timeline-title">
+            <h2 id="timeline-title">Timeline</h2>
+            <Timeline entries={scan.timeline} />
+          </section>
+        </div>
+        <div className="case-side">
+          {clinician && <AiPanel ai={scan.ai} />}
+          {scan.findings && (
+            <section className="card" aria-labelledby="findings-title">
+              <h2 id="findings-title">Doctor’s findings</h2>
+              <p className="prewrap">{scan.findings.findings}</p>
+              {scan.findings.impression && (
+                <>
+                  <h3>Impression</h3>
+                  <p className="prewrap">{scan.findings.impression}</p>
+                </>
+              )}
+            </section>
+          )}
+          {scan.prescription && (
+            <section className="card" aria-labelledby="rx-title">
+              <h2 id="rx-title">Prescription</h2>
+              <ul className="rx-list">
+                {scan.prescription.items.map((item, i) => (
+                  <li key={i}>
+                    <strong>{item.drug}</strong> {item.dose}, {item.route}, {item.frequency}, for {item.duration}
+                    {item.notes ? ` — ${item.notes}` : ''}
+                  </li>
+                ))}
+              </ul>
+              {scan.prescription.notes && <p className="prewrap">{scan.prescription.notes}</p>}
+            </section>
+          )}
+          {mine && user.role === 'doctor' && (
+            <>
+              <FindingsForm scan={scan} onDone={onDone} />
+              <SendBackForm
+                scan={scan}
+                onDone={onDone}
+                explanation="Sends the scan back for the AI pre-read to run again."
+              />
+            </>
+          )}
+          {mine && user.role === 'pharmacist' && (
+            <>
+              <PrescriptionForm scan={scan} onDone={onDone} />
+              <SendBackForm
+                scan={scan}
+                onDone={onDone}
+                explanation="Returns the case to the doctor with your reason."
+              />
+            </>
+          )}
+          {mine && user.role === 'admin' && (
+            <>
+              <ApprovePanel scan={scan} onDone={onDone} />
+              <SendBackForm
+                scan={scan}
+                onDone={onDone}
+                explanation="Returns the case to the pharmacist with your reason."
+              />
+            </>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}
