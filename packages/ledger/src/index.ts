@@ -71,8 +71,15 @@ export {
   signNote,
 } from './checkpoint.ts';
 
-export type { VerifiedCheckpoint, VerifyFailure, VerifyLogInput, VerifyReport } from './verify.ts';
-export { verifyLog } from './verify.ts';
+export type {
+  LogVerifier,
+  VerifiedCheckpoint,
+  VerifyFailure,
+  VerifyLogInput,
+  VerifyOptions,
+  VerifyReport,
+} from './verify.ts';
+export { createLogVerifier, verifyLog, verifyLogAsync } from './verify.ts';
 
 export type { AddCheckpointResult, WitnessDecision, WitnessRefusal, WitnessRefuse, WitnessState } from './witness.ts';
 export {

@@ -4,7 +4,7 @@ import type { LedgerEntry } from './canonical.ts';
 import { cosignCheckpoint, createCosigner, createNoteSigner, parseVerifierKey, signCheckpoint } from './checkpoint.ts';
 import type { NoteSigner } from './checkpoint.ts';
 import { createMerkleTree, hashLeaf } from './merkle.ts';
-import { verifyLog } from './verify.ts';
+import { createLogVerifier, verifyLog, verifyLogAsync } from './verify.ts';
 
 const ORIGIN = 'scanflow.example/org_01';
 const logSigner = createNoteSigner(ORIGIN, new Uint8Array(32).fill(1));
@@ -253,6 +253,32 @@ describe('attacks, each named at the first point that does not verify', () => {
       kind: 'checkpoint',
       index: 0,
       reason: expect.stringContaining('origin') as unknown,
+    });
+  });
+});
+
+describe('incremental and asynchronous replay', () => {
+  it('push reports the failure as soon as it is known and then sticks to it', () => {
+    const v = createLogVerifier(base);
+    for (let i = 0; i < 10; i++) expect(v.push(bytes[i]!)).toBeUndefined();
+    const failure = v.push(bytes[11]!); // entry 10 deleted
+    expect(failure).toEqual({ kind: 'entry', index: 10, reason: 'expected seq 10, found seq 11' });
+    expect(v.push(bytes[10]!)).toBe(failure);
+    expect(v.finish()).toMatchObject({ ok: false, failure, entriesRead: 10, verified: [{ index: 0 }] });
+  });
+
+  it('verifies from an async source', async () => {
+    async function* stream(): AsyncGenerator<Uint8Array> {
+      for (const b of bytes) {
+        await Promise.resolve();
+        yield b;
+      }
+    }
+    expect((await verifyLogAsync({ ...base, entries: stream() })).ok).toBe(true);
+    const tampered = bytes.slice(0, 49);
+    expect((await verifyLogAsync({ ...base, entries: tampered })).failure).toMatchObject({
+      kind: 'checkpoint',
+      size: 50,
     });
   });
 });

@@ -20,9 +20,7 @@ import { openCheckpoint } from './checkpoint.ts';
 import type { Checkpoint, NoteVerifier, VerifiedSignature } from './checkpoint.ts';
 import { bytesEqual, createMerkleTree, hashLeaf, verifyConsistency } from './merkle.ts';
 
-export interface VerifyLogInput {
-  /** Entries in log order, as canonical bytes (from an export) or as entries. */
-  readonly entries: Iterable<Uint8Array | LedgerEntry>;
+export interface VerifyOptions {
   /** Signed checkpoint notes, as stored (any order; they are checked in order of size). */
   readonly checkpoints: readonly string[];
   /** The log's key(s); a checkpoint needs a valid signature by one of them. */
@@ -35,6 +33,11 @@ export interface VerifyLogInput {
   readonly witnessQuorum?: number;
   /** The log must have at least this many entries (e.g. the size a witness last cosigned). */
   readonly minTreeSize?: number;
+}
+
+export interface VerifyLogInput extends VerifyOptions {
+  /** Entries in log order, as canonical bytes (from an export) or as entries. */
+  readonly entries: Iterable<Uint8Array | LedgerEntry>;
 }
 
 export type VerifyFailure =
@@ -85,8 +88,19 @@ interface Pending {
   readonly cosignatures: readonly VerifiedSignature[];
 }
 
-/** Replays a log and its checkpoints; see the module comment for what it detects. */
-export function verifyLog(input: VerifyLogInput): VerifyReport {
+/**
+ * Incremental form of `verifyLog`, for entries that arrive one at a time (a database cursor, an
+ * HTTP stream): `push` each entry in order and stop at the first failure it returns; `finish`
+ * gives the report. Memory is the tree's 64 bytes per entry, not the entries.
+ */
+export interface LogVerifier {
+  /** Feeds the next entry; returns the failure once one is known (further pushes are ignored). */
+  push(item: Uint8Array | LedgerEntry): VerifyFailure | undefined;
+  /** Ends the replay and reports. */
+  finish(): VerifyReport;
+}
+
+export function createLogVerifier(input: VerifyOptions): LogVerifier {
   const quorum = input.witnessQuorum ?? 0;
   const witnessKeys = input.witnessKeys ?? [];
 
@@ -125,12 +139,12 @@ export function verifyLog(input: VerifyLogInput): VerifyReport {
   const verified: VerifiedCheckpoint[] = [];
   let next = 0; // next pending checkpoint to check
   let lastGood: Pending | undefined;
-  const fail = (failure: VerifyFailure): VerifyReport => ({
-    ok: false,
-    failure,
+  const report = (failure: VerifyFailure | undefined): VerifyReport => ({
+    ok: failure === undefined,
+    ...(failure === undefined ? {} : { failure }),
     entriesRead: tree.size,
     root: tree.root(),
-    verified,
+    verified: verified.slice(),
     uncheckpointed: tree.size - (lastGood?.checkpoint.size ?? 0),
   });
 
@@ -180,11 +194,12 @@ export function verifyLog(input: VerifyLogInput): VerifyReport {
     }
   };
 
-  const empty = checkReached();
-  if (empty !== undefined) return fail(empty);
+  let failed: VerifyFailure | undefined = checkReached();
   let index = 0;
-  for (const item of input.entries) {
-    if (early !== undefined && early.at <= index) return fail(strip(early));
+
+  const push = (item: Uint8Array | LedgerEntry): VerifyFailure | undefined => {
+    if (failed !== undefined) return failed;
+    if (early !== undefined && early.at <= index) return (failed = strip(early));
     let bytes: Uint8Array;
     let entry: LedgerEntry;
     try {
@@ -196,41 +211,62 @@ export function verifyLog(input: VerifyLogInput): VerifyReport {
         bytes = canonicalBytes(item);
       }
     } catch (e) {
-      if (e instanceof CanonicalError) return fail({ kind: 'entry', index, reason: e.message });
+      if (e instanceof CanonicalError) return (failed = { kind: 'entry', index, reason: e.message });
       throw e;
     }
     // The position is part of the entry, so a deletion or a swap that leaves `seq` untouched is
     // named exactly, before any root is compared.
     if (entry.seq !== index) {
-      return fail({ kind: 'entry', index, reason: `expected seq ${index}, found seq ${entry.seq}` });
+      return (failed = { kind: 'entry', index, reason: `expected seq ${index}, found seq ${entry.seq}` });
     }
     tree.append(hashLeaf(bytes));
     index += 1;
-    const f = checkReached();
-    if (f !== undefined) return fail(f);
-  }
-
-  // 3. After the last entry: checkpoints beyond the log mean it was truncated.
-  const beyond = pending[next];
-  if (early !== undefined && (beyond === undefined || early.at <= beyond.checkpoint.size)) return fail(strip(early));
-  if (beyond !== undefined) {
-    return fail({
-      kind: 'checkpoint',
-      index: beyond.index,
-      size: beyond.checkpoint.size,
-      reason: `log truncated: checkpoint of size ${beyond.checkpoint.size} but only ${tree.size} entries`,
-    });
-  }
-  if (input.minTreeSize !== undefined && tree.size < input.minTreeSize) {
-    return fail({ kind: 'log', reason: `log truncated: ${tree.size} entries, at least ${input.minTreeSize} expected` });
-  }
-  return {
-    ok: true,
-    entriesRead: tree.size,
-    root: tree.root(),
-    verified,
-    uncheckpointed: tree.size - (lastGood?.checkpoint.size ?? 0),
+    return (failed = checkReached());
   };
+
+  const finish = (): VerifyReport => {
+    if (failed !== undefined) return report(failed);
+    // After the last entry: checkpoints beyond the log mean it was truncated.
+    const beyond = pending[next];
+    if (early !== undefined && (beyond === undefined || early.at <= beyond.checkpoint.size)) {
+      return report(strip(early));
+    }
+    if (beyond !== undefined) {
+      return report({
+        kind: 'checkpoint',
+        index: beyond.index,
+        size: beyond.checkpoint.size,
+        reason: `log truncated: checkpoint of size ${beyond.checkpoint.size} but only ${tree.size} entries`,
+      });
+    }
+    if (input.minTreeSize !== undefined && tree.size < input.minTreeSize) {
+      return report({
+        kind: 'log',
+        reason: `log truncated: ${tree.size} entries, at least ${input.minTreeSize} expected`,
+      });
+    }
+    return report(undefined);
+  };
+
+  return { push, finish };
+}
+
+/** Replays a log and its checkpoints; see the module comment for what it detects. */
+export function verifyLog(input: VerifyLogInput): VerifyReport {
+  const v = createLogVerifier(input);
+  for (const item of input.entries) if (v.push(item) !== undefined) break;
+  return v.finish();
+}
+
+/** `verifyLog` over an asynchronous source of entries (a cursor or a streamed export). */
+export async function verifyLogAsync(
+  input: VerifyOptions & {
+    readonly entries: AsyncIterable<Uint8Array | LedgerEntry> | Iterable<Uint8Array | LedgerEntry>;
+  },
+): Promise<VerifyReport> {
+  const v = createLogVerifier(input);
+  for await (const item of input.entries) if (v.push(item) !== undefined) break;
+  return v.finish();
 }
 
 function strip(f: VerifyFailure & { at: number }): VerifyFailure {
