@@ -3,9 +3,13 @@ import { SCAN_STATUSES, type ScanStatus } from '@scanflow/domain';
 import type { TimelineEntry } from '../api/types.ts';
 import { STEP_LABEL, actionLabel, formatDateTime } from '../lib/format.ts';
 
-/** The five steps as a stepper: done, current, to come (with text, not colour alone). */
+/**
+ * The five milestones as a stepper: reached (✓), the one being worked on now, and those to come
+ * (said in text too, not by colour alone). A scan in AI_ANALYZED has reached "AI pre-read" and is
+ * with the doctor.
+ */
 export function Steps({ status }: { status: ScanStatus }) {
-  const current = SCAN_STATUSES.indexOf(status);
+  const current = SCAN_STATUSES.indexOf(status) + 1;
   return (
     <ol className="steps" aria-label="Progress">
       {SCAN_STATUSES.map((s, i) => {
@@ -18,7 +22,7 @@ export function Steps({ status }: { status: ScanStatus }) {
             <span className="step-label">
               {STEP_LABEL[s]}
               <span className="visually-hidden">
-                {state === 'done' ? ' (done)' : state === 'current' ? ' (current step)' : ' (to come)'}
+                {state === 'done' ? ' (done)' : state === 'current' ? ' (in progress)' : ' (to come)'}
               </span>
             </span>
           </li>
