@@ -90,7 +90,8 @@ const MAX_TEXT = 20_000;
 function cleanText(value: string | undefined, field: string): string | null {
   if (value === undefined) return null;
   const trimmed = value.trim();
-  if (trimmed.length > MAX_TEXT) throw new AppError('validation_failed', `${field} is longer than ${MAX_TEXT} characters`);
+  if (trimmed.length > MAX_TEXT)
+    throw new AppError('validation_failed', `${field} is longer than ${MAX_TEXT} characters`);
   return trimmed.length > 0 ? trimmed : null;
 }
 
@@ -104,7 +105,8 @@ export function planTransition(current: ScanStatus, performer: Performer, input:
     const to = previousStatus(current);
     if (!to) throw new AppError('conflict', `A case in ${current} cannot be sent back`);
     const owner = ownerOf(current);
-    if (owner !== performer) throw new AppError('forbidden', `Only the ${String(owner)} can send back a case in ${current}`);
+    if (owner !== performer)
+      throw new AppError('forbidden', `Only the ${String(owner)} can send back a case in ${current}`);
     const reason = cleanText(input.reason, 'reason');
     if (!reason) throw new AppError('validation_failed', 'A reason is required to send a case back');
     return { action: 'send_back', from: current, to, notes, reason };

@@ -29,26 +29,38 @@ describe('access policy', () => {
   it('lets patients read only their own scans and never sign off', () => {
     expect(decide(actor({ role: 'patient', userId: 'p1' }), 'scan.read', scan()).allow).toBe(true);
     expect(decide(actor({ role: 'patient', userId: 'p2' }), 'scan.read', scan())).toMatchObject({ code: 'not_found' });
-    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'scan.transition', scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'scan.transition', scan())).toMatchObject({
+      code: 'forbidden',
+    });
   });
 
   it('keeps unverified clinicians away from clinical data', () => {
     expect(decide(actor({ clinicianVerified: false }), 'scan.read', scan()).allow).toBe(false);
-    expect(decide(actor({ clinicianVerified: false }), 'scan.list', { kind: 'organisation', orgId: org }).allow).toBe(false);
+    expect(decide(actor({ clinicianVerified: false }), 'scan.list', { kind: 'organisation', orgId: org }).allow).toBe(
+      false,
+    );
     expect(decide(actor({ role: 'pharmacist', clinicianVerified: false }), 'scan.read', scan()).allow).toBe(false);
   });
 
   it('lets only the owning role transition a case', () => {
     expect(decide(actor({}), 'scan.transition', scan()).allow).toBe(true);
     expect(decide(actor({ role: 'pharmacist' }), 'scan.transition', scan()).allow).toBe(false);
-    expect(decide(actor({ role: 'pharmacist' }), 'scan.transition', scan({ status: 'DOCTOR_VERIFIED' })).allow).toBe(true);
+    expect(decide(actor({ role: 'pharmacist' }), 'scan.transition', scan({ status: 'DOCTOR_VERIFIED' })).allow).toBe(
+      true,
+    );
   });
 
   it('requires a second factor for every admin function', () => {
     const orgResource: Resource = { kind: 'organisation', orgId: org };
-    expect(decide(actor({ role: 'admin', mfa: false }), 'audit.read', orgResource)).toMatchObject({ code: 'mfa_required' });
+    expect(decide(actor({ role: 'admin', mfa: false }), 'audit.read', orgResource)).toMatchObject({
+      code: 'mfa_required',
+    });
     expect(decide(actor({ role: 'admin', mfa: true }), 'audit.read', orgResource).allow).toBe(true);
-    expect(decide(actor({ role: 'doctor', mfa: true }), 'audit.read', orgResource)).toMatchObject({ code: 'forbidden' });
-    expect(decide(actor({ role: 'admin', mfa: false }), 'scan.read', scan({ status: 'PHARMACIST_COMPLETED' })).allow).toBe(false);
+    expect(decide(actor({ role: 'doctor', mfa: true }), 'audit.read', orgResource)).toMatchObject({
+      code: 'forbidden',
+    });
+    expect(
+      decide(actor({ role: 'admin', mfa: false }), 'scan.read', scan({ status: 'PHARMACIST_COMPLETED' })).allow,
+    ).toBe(false);
   });
 });

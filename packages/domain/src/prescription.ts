@@ -35,7 +35,8 @@ export interface Prescription {
 }
 
 // "500 mg", "2.5 mL", "1 tablet", "10 units" — an amount and a unit.
-const DOSE = /^\d+(?:[.,]\d+)?\s?(?:mg|g|mcg|µg|ug|ng|mL|ml|L|IU|units?|tablets?|capsules?|drops?|puffs?|sachets?|patch(?:es)?|mg\/kg|mmol|%)$/i;
+const DOSE =
+  /^\d+(?:[.,]\d+)?\s?(?:mg|g|mcg|µg|ug|ng|mL|ml|L|IU|units?|tablets?|capsules?|drops?|puffs?|sachets?|patch(?:es)?|mg\/kg|mmol|%)$/i;
 // "7 days", "2 weeks", "1 month", "single dose", "ongoing".
 const DURATION = /^(?:\d+\s?(?:hours?|days?|weeks?|months?)|single dose|ongoing|until review)$/i;
 
@@ -47,7 +48,8 @@ function text(value: unknown, field: string, max: number, required: boolean): st
   if (typeof value !== 'string') throw new AppError('validation_failed', `Prescription ${field} must be text`);
   const trimmed = value.trim();
   if (required && trimmed.length === 0) throw new AppError('validation_failed', `Prescription ${field} is required`);
-  if (trimmed.length > max) throw new AppError('validation_failed', `Prescription ${field} is longer than ${max} characters`);
+  if (trimmed.length > max)
+    throw new AppError('validation_failed', `Prescription ${field} is longer than ${max} characters`);
   return trimmed.length > 0 ? trimmed : undefined;
 }
 
@@ -60,7 +62,10 @@ function validateItem(raw: unknown, index: number): PrescriptionItem {
   const drug = text(r.drug, where('drug'), 200, true)!;
   const dose = text(r.dose, where('dose'), 50, true)!;
   if (!DOSE.test(dose)) {
-    throw new AppError('validation_failed', `Prescription ${where('dose')} "${dose}" must be an amount and a unit, e.g. "500 mg"`);
+    throw new AppError(
+      'validation_failed',
+      `Prescription ${where('dose')} "${dose}" must be an amount and a unit, e.g. "500 mg"`,
+    );
   }
   const route = text(r.route, where('route'), 30, true)!.toLowerCase();
   if (!ROUTES.includes(route as Route)) {
@@ -79,14 +84,18 @@ function validateItem(raw: unknown, index: number): PrescriptionItem {
 }
 
 export function validatePrescription(raw: unknown): Prescription {
-  if (typeof raw !== 'object' || raw === null) throw new AppError('validation_failed', 'Prescription must be an object');
+  if (typeof raw !== 'object' || raw === null)
+    throw new AppError('validation_failed', 'Prescription must be an object');
   const r = raw as Record<string, unknown>;
   if (!Array.isArray(r.items)) throw new AppError('validation_failed', 'Prescription items must be a list');
   if (r.items.length > 20) throw new AppError('validation_failed', 'A prescription has at most 20 items');
   const items = r.items.map(validateItem);
   const notes = text(r.notes, 'notes', 5000, false);
   if (items.length === 0 && !notes) {
-    throw new AppError('validation_failed', 'A prescription needs at least one item, or notes saying why none is given');
+    throw new AppError(
+      'validation_failed',
+      'A prescription needs at least one item, or notes saying why none is given',
+    );
   }
   return { items, ...(notes ? { notes } : {}) };
 }

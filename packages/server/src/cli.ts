@@ -46,7 +46,9 @@ function printDemoAccounts(accounts: DemoAccount[]): void {
     '',
     'Scanflow created a demo organisation ("demo") with synthetic data. These credentials are shown only now:',
     ...accounts.map((a) => `  ${a.role.padEnd(10)} ${a.email.padEnd(32)} password: ${a.password}`),
-    ...accounts.filter((a) => a.otpauthUri).map((a) => `  ${a.role} TOTP (add to an authenticator app): ${a.otpauthUri}`),
+    ...accounts
+      .filter((a) => a.otpauthUri)
+      .map((a) => `  ${a.role} TOTP (add to an authenticator app): ${a.otpauthUri}`),
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -77,7 +79,9 @@ async function runMigrate(statusOnly: boolean): Promise<void> {
   try {
     if (statusOnly) {
       const status = await migrationStatus(ctx.db);
-      process.stdout.write(`schema version ${status.current} of ${status.latest}; pending: ${status.pending.join(', ') || 'none'}\n`);
+      process.stdout.write(
+        `schema version ${status.current} of ${status.latest}; pending: ${status.pending.join(', ') || 'none'}\n`,
+      );
     } else {
       const applied = await migrate(ctx.db);
       process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'schema is up to date\n');
@@ -87,8 +91,14 @@ async function runMigrate(statusOnly: boolean): Promise<void> {
   }
 }
 
-async function userCommand(sub: string | undefined, values: Record<string, string | boolean | undefined>): Promise<void> {
-  const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+async function userCommand(
+  sub: string | undefined,
+  values: Record<string, string | boolean | undefined>,
+): Promise<void> {
+  const str = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
   const ctx = await createContext(loadConfig());
   const users = new UserService(ctx);
   try {
@@ -170,7 +180,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) process.stderr.write(`scanflow: ${error.message}\n\n${USAGE}\n`);
-    else if (error instanceof ConfigError || error instanceof SchemaTooNewError) process.stderr.write(`scanflow: ${error.message}\n`);
+    else if (error instanceof ConfigError || error instanceof SchemaTooNewError)
+      process.stderr.write(`scanflow: ${error.message}\n`);
     else if (error instanceof AppError) process.stderr.write(`scanflow: ${error.message}\n`);
     else process.stderr.write(`scanflow: ${(error as Error).message ?? String(error)}\n`);
     return 1;

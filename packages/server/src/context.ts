@@ -38,7 +38,10 @@ export async function createContext(config: Config, options: ContextOptions = {}
 
   const db =
     options.db ??
-    (await openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pg') }));
+    (await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pg'),
+    }));
   if (options.migrate !== false) await migrate(db);
 
   return {

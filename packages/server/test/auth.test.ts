@@ -27,11 +27,17 @@ describe('registration', () => {
     });
     expect(reg.statusCode).toBe(201);
     const session = await signIn(t, email, 'correct horse battery', null);
-    const scans = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: bearer({ token: session.token }) });
+    const scans = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/scans',
+      headers: bearer({ token: session.token }),
+    });
     expect(scans.statusCode).toBe(200);
     expect(scans.json().items).toEqual([]);
     // Stored encrypted: neither the e-mail address nor the name appears in the row.
-    const raw = await t.ctx.db.query<{ row: string }>('SELECT u::text AS row FROM users u WHERE id = $1', [reg.json().userId]);
+    const raw = await t.ctx.db.query<{ row: string }>('SELECT u::text AS row FROM users u WHERE id = $1', [
+      reg.json().userId,
+    ]);
     expect(raw.rows[0]!.row).not.toContain(email);
     expect(raw.rows[0]!.row).not.toContain('Kavya');
   });
@@ -51,11 +57,19 @@ describe('registration', () => {
     });
     expect(reg.statusCode).toBe(201);
     const doctor = await signIn(t, email, 'a long doctor password', null);
-    const before = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: bearer({ token: doctor.token }) });
+    const before = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/scans',
+      headers: bearer({ token: doctor.token }),
+    });
     expect(before.statusCode).toBe(403);
     expect(before.json().error.message).toMatch(/not been verified/);
 
-    const pending = await t.app.inject({ method: 'GET', url: '/api/v1/admin/users?pending=true', headers: bearer(admin) });
+    const pending = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/users?pending=true',
+      headers: bearer(admin),
+    });
     expect(pending.json().items.map((u: { email: string }) => u.email)).toContain(email);
     const verify = await post(`/api/v1/admin/users/${reg.json().userId}/verify`, {}, bearer(admin));
     expect(verify.statusCode).toBe(200);
@@ -105,7 +119,11 @@ describe('sign-in', () => {
     expect(login.json().status).toBe('second_factor_required');
     const challenge = login.json().challenge as string;
     // The challenge is not an access token.
-    const misuse = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: { authorization: `Bearer ${challenge}` } });
+    const misuse = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/scans',
+      headers: { authorization: `Bearer ${challenge}` },
+    });
     expect(misuse.statusCode).toBe(401);
     // createUser already used the current code; the same code again is a replay.
     const code = await currentTotp(admin.totpSecret!);
@@ -121,7 +139,11 @@ describe('sign-in', () => {
     const reset = await post(`/api/v1/admin/users/${admin.id}/reset-second-factor`, {}, bearer(other));
     expect(reset.statusCode).toBe(200);
     const session = await signIn(t, admin.email, admin.password, null);
-    const denied = await t.app.inject({ method: 'GET', url: '/api/v1/audit', headers: bearer({ token: session.token }) });
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/audit',
+      headers: bearer({ token: session.token }),
+    });
     expect(denied.statusCode).toBe(401);
     expect(denied.json().error.code).toBe('mfa_required');
 
@@ -169,7 +191,11 @@ describe('tokens', () => {
     expect(reuse.statusCode).toBe(401);
     const after = await post('/api/v1/auth/refresh', { refreshToken: second.json().refreshToken });
     expect(after.statusCode).toBe(401);
-    const access = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: bearer({ token: second.json().accessToken }) });
+    const access = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/scans',
+      headers: bearer({ token: second.json().accessToken }),
+    });
     expect(access.statusCode).toBe(401);
   });
 
@@ -191,11 +217,19 @@ describe('tokens', () => {
       .sign(t.ctx.keys.tokenKey);
     const escalated = `${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'admin', mfa: true })).toString('base64url')}.${signature}`;
     for (const token of [none, wrongKey, expired, escalated, 'garbage', '']) {
-      const res = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: { authorization: `Bearer ${token}` } });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/scans',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(res.statusCode, token).toBe(401);
       expect(res.json().error.code).toBe('unauthorized');
     }
-    const res = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: { authorization: `Bearer ${expired}` } });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/scans',
+      headers: { authorization: `Bearer ${expired}` },
+    });
     expect(res.json().error.message).toMatch(/expired/);
   });
 

@@ -6,18 +6,24 @@ import sharp from 'sharp';
 export async function pngBytes(width = 64, height = 64, seed = 1): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7 + seed * 13) % 256;
-  return sharp(pixels, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 export async function jpegBytes(width = 64, height = 64): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height, 128);
-  return sharp(pixels, { raw: { width, height, channels: 1 } }).jpeg().toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 1 } })
+    .jpeg()
+    .toBuffer();
 }
 
 export const newUid = () => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
 
 /** A small 16-bit monochrome DICOM Part 10 file (explicit VR little endian). */
-export function dicomBytes(options: { patientId?: string; patientName?: string; sopInstanceUid?: string; rows?: number; columns?: number } = {}): Buffer {
+export function dicomBytes(
+  options: { patientId?: string; patientName?: string; sopInstanceUid?: string; rows?: number; columns?: number } = {},
+): Buffer {
   const rows = options.rows ?? 32;
   const columns = options.columns ?? 32;
   const sop = options.sopInstanceUid ?? newUid();

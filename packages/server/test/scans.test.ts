@@ -24,20 +24,28 @@ const aiResult = (priorityScore: number): AiResult => ({
 
 async function upload(user: TestUser, files: { name: string; bytes: Buffer }[], fields: Record<string, string> = {}) {
   const body = multipart(files, fields);
-  return t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...bearer(user) } });
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/scans',
+    payload: body.payload,
+    headers: { ...body.headers, ...bearer(user) },
+  });
 }
 
 function blobCount(): number {
   const root = join(t.dataDir, 'blobs');
   try {
-    return readdirSync(root, { recursive: true }).filter((f) => String(f).length > 60 && !String(f).endsWith('.tmp')).length;
+    return readdirSync(root, { recursive: true }).filter((f) => String(f).length > 60 && !String(f).endsWith('.tmp'))
+      .length;
   } catch {
     return 0;
   }
 }
 
 async function scanCount(orgId: string): Promise<number> {
-  const { rows } = await t.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scans WHERE org_id = $1', [orgId]);
+  const { rows } = await t.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scans WHERE org_id = $1', [
+    orgId,
+  ]);
   return Number(rows[0]!.n);
 }
 
@@ -57,7 +65,11 @@ describe('upload', () => {
     expect(scans[0]!.width).toBe(80);
 
     // The bytes come back identical, and are not stored in clear.
-    const image = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${scans[0]!.id}/image`, headers: bearer(patient) });
+    const image = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${scans[0]!.id}/image`,
+      headers: bearer(patient),
+    });
     expect(image.statusCode).toBe(200);
     expect(image.headers['content-type']).toBe('image/png');
     expect(image.rawPayload.equals(png)).toBe(true);
@@ -126,15 +138,28 @@ describe('upload', () => {
     const patient = await createUser(t, uniqueSlug(), 'patient');
     const res = await upload(patient, [{ name: '../../../../etc/passwd.png', bytes: await pngBytes(16, 16, 5) }]);
     expect(res.statusCode).toBe(201);
-    const detail = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${res.json().scans[0].id}`, headers: bearer(patient) });
+    const detail = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${res.json().scans[0].id}`,
+      headers: bearer(patient),
+    });
     expect(detail.json().originalName).toBe('passwd.png');
-    const image = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${res.json().scans[0].id}/image`, headers: bearer(patient) });
+    const image = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${res.json().scans[0].id}/image`,
+      headers: bearer(patient),
+    });
     expect(image.headers['content-disposition']).toMatch(/filename="scan-[0-9a-f-]+\.png"/);
   });
 
   it('requires multipart and at least one file', async () => {
     const patient = await createUser(t, uniqueSlug(), 'patient');
-    const json = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: { x: 1 }, headers: bearer(patient) });
+    const json = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/scans',
+      payload: { x: 1 },
+      headers: bearer(patient),
+    });
     expect(json.statusCode).toBe(415);
     const empty = await upload(patient, []);
     expect(empty.statusCode).toBe(400);
@@ -166,7 +191,9 @@ describe('integrity', () => {
 describe('lifecycle and worklists', () => {
   async function caseReadyForDoctor(org: string, priorityScore = 0.5) {
     const patient = await createUser(t, org, 'patient');
-    const res = await upload(patient, [{ name: 'c.png', bytes: await pngBytes(24, 24, Math.floor(Math.random() * 1e6)) }]);
+    const res = await upload(patient, [
+      { name: 'c.png', bytes: await pngBytes(24, 24, Math.floor(Math.random() * 1e6)) },
+    ]);
     const scan = res.json().scans[0];
     await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: scan.id }, aiResult(priorityScore));
     return { patient, id: scan.id as string };
@@ -189,21 +216,32 @@ describe('lifecycle and worklists', () => {
 
     expect((await transition(doctor, id, { action: 'verify', version: 2 })).statusCode).toBe(400); // findings required
     expect((await transition(pharmacist, id, { action: 'complete', version: 2 })).statusCode).toBe(403);
-    const verified = await transition(doctor, id, { action: 'verify', version: 2, findings: 'Small nodule, right upper lobe', impression: 'Follow-up CT' });
+    const verified = await transition(doctor, id, {
+      action: 'verify',
+      version: 2,
+      findings: 'Small nodule, right upper lobe',
+      impression: 'Follow-up CT',
+    });
     expect(verified.statusCode, verified.body).toBe(200);
     expect(verified.json().status).toBe('DOCTOR_VERIFIED');
 
     const badRx = await transition(pharmacist, id, {
       action: 'complete',
       version: 3,
-      prescription: { items: [{ drug: 'Amoxicillin', dose: 'lots', route: 'oral', frequency: 'daily', duration: '7 days' }] },
+      prescription: {
+        items: [{ drug: 'Amoxicillin', dose: 'lots', route: 'oral', frequency: 'daily', duration: '7 days' }],
+      },
     });
     expect(badRx.statusCode).toBe(400);
     expect(badRx.json().error.message).toMatch(/dose/);
     const completed = await transition(pharmacist, id, {
       action: 'complete',
       version: 3,
-      prescription: { items: [{ drug: 'Amoxicillin', dose: '500 mg', route: 'oral', frequency: 'three times daily', duration: '7 days' }] },
+      prescription: {
+        items: [
+          { drug: 'Amoxicillin', dose: '500 mg', route: 'oral', frequency: 'three times daily', duration: '7 days' },
+        ],
+      },
     });
     expect(completed.statusCode, completed.body).toBe(200);
 
@@ -230,10 +268,17 @@ describe('lifecycle and worklists', () => {
     const [doctor, pharmacist] = await Promise.all([createUser(t, org, 'doctor'), createUser(t, org, 'pharmacist')]);
     const { id } = await caseReadyForDoctor(org);
     await transition(doctor, id, { action: 'verify', version: 2, findings: 'Clear lungs' });
-    const back = await transition(pharmacist, id, { action: 'send_back', version: 3, reason: 'Findings do not match the request' });
+    const back = await transition(pharmacist, id, {
+      action: 'send_back',
+      version: 3,
+      reason: 'Findings do not match the request',
+    });
     expect(back.statusCode).toBe(200);
     expect(back.json().status).toBe('AI_ANALYZED');
-    expect(back.json().timeline.at(-1)).toMatchObject({ action: 'send_back', notes: 'Findings do not match the request' });
+    expect(back.json().timeline.at(-1)).toMatchObject({
+      action: 'send_back',
+      notes: 'Findings do not match the request',
+    });
   });
 
   it('lets exactly one of two concurrent approvals through; the other gets 409', async () => {
@@ -246,7 +291,11 @@ describe('lifecycle and worklists', () => {
     ]);
     const { id } = await caseReadyForDoctor(org);
     await transition(doctor, id, { action: 'verify', version: 2, findings: 'Effusion' });
-    await transition(pharmacist, id, { action: 'complete', version: 3, prescription: { items: [], notes: 'No medication indicated' } });
+    await transition(pharmacist, id, {
+      action: 'complete',
+      version: 3,
+      prescription: { items: [], notes: 'No medication indicated' },
+    });
     const results = await Promise.all([
       transition(admin1, id, { action: 'approve', version: 4 }),
       transition(admin2, id, { action: 'approve', version: 4 }),
@@ -296,10 +345,16 @@ describe('lifecycle and worklists', () => {
     await transition(pharmacist, id, { action: 'complete', version: 2, prescription: { items: [], notes: 'x' } });
     const audit = await t.app.inject({ method: 'GET', url: `/api/v1/audit?resourceId=${id}`, headers: bearer(admin) });
     const events = audit.json().items as { action: string; outcome: string; actorUserId: string }[];
-    expect(events).toContainEqual(expect.objectContaining({ action: 'scan.read', outcome: 'success', actorUserId: doctor.id }));
-    expect(events).toContainEqual(expect.objectContaining({ action: 'scan.transition', outcome: 'denied', actorUserId: pharmacist.id }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ action: 'scan.read', outcome: 'success', actorUserId: doctor.id }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({ action: 'scan.transition', outcome: 'denied', actorUserId: pharmacist.id }),
+    );
     expect(events).toContainEqual(expect.objectContaining({ action: 'scan.ai_result', outcome: 'success' }));
     // The audit trail is append-only in the database.
-    await expect(t.ctx.db.query('DELETE FROM audit_events WHERE resource_id = $1', [id])).rejects.toThrow(/append-only/);
+    await expect(t.ctx.db.query('DELETE FROM audit_events WHERE resource_id = $1', [id])).rejects.toThrow(
+      /append-only/,
+    );
   });
 });

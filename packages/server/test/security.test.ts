@@ -6,14 +6,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAiResult } from '../src/services/scan-service.ts';
 import { withScope } from '../src/db/scope.ts';
-import { bearer, createUser, multipart, signIn, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  signIn,
+  startTestApp,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { pngBytes } from './fixtures.ts';
 
 let t: TestApp;
-type Caller = 'anonymous' | 'ownPatient' | 'otherPatient' | 'doctor' | 'unverifiedDoctor' | 'pharmacist' | 'admin' | 'adminWithoutTotp' | 'otherOrgDoctor' | 'otherOrgAdmin';
+type Caller =
+  | 'anonymous'
+  | 'ownPatient'
+  | 'otherPatient'
+  | 'doctor'
+  | 'unverifiedDoctor'
+  | 'pharmacist'
+  | 'admin'
+  | 'adminWithoutTotp'
+  | 'otherOrgDoctor'
+  | 'otherOrgAdmin';
 const callers = {} as Record<Exclude<Caller, 'anonymous'>, TestUser>;
 let scanId: string;
 let doctorUserId: string;
+let bystanderId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -33,19 +53,29 @@ beforeAll(async () => {
   await t.ctx.db.query('UPDATE users SET totp_enabled_at = NULL, totp_secret_enc = NULL WHERE id = $1', [noTotp.id]);
   callers.adminWithoutTotp = { ...noTotp, ...(await signIn(t, noTotp.email, noTotp.password, null)) };
   doctorUserId = callers.doctor.id;
+  bystanderId = (await createUser(t, org, 'pharmacist')).id;
 
   const body = multipart([{ name: 'scan.png', bytes: await pngBytes(16, 16, 3) }]);
-  const up = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...bearer(callers.ownPatient) } });
-  scanId = up.json().scans[0].id;
-  await recordAiResult(t.ctx, { orgId: callers.ownPatient.orgId, scanId }, {
-    model: { name: 'm', version: '1' },
-    labels: [],
-    topFinding: null,
-    uncertain: true,
-    priorityScore: 0.1,
-    priority: 'ROUTINE',
-    disclaimer: 'Decision support only.',
+  const up = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/scans',
+    payload: body.payload,
+    headers: { ...body.headers, ...bearer(callers.ownPatient) },
   });
+  scanId = up.json().scans[0].id;
+  await recordAiResult(
+    t.ctx,
+    { orgId: callers.ownPatient.orgId, scanId },
+    {
+      model: { name: 'm', version: '1' },
+      labels: [],
+      topFinding: null,
+      uncertain: true,
+      priorityScore: 0.1,
+      priority: 'ROUTINE',
+      disclaimer: 'Decision support only.',
+    },
+  );
 });
 afterAll(async () => t?.close());
 
@@ -53,30 +83,81 @@ function headersFor(caller: Caller): Record<string, string> {
   return caller === 'anonymous' ? {} : bearer(callers[caller]);
 }
 
-const ALL: Caller[] = ['anonymous', 'ownPatient', 'otherPatient', 'doctor', 'unverifiedDoctor', 'pharmacist', 'admin', 'adminWithoutTotp', 'otherOrgDoctor', 'otherOrgAdmin'];
+const ALL: Caller[] = [
+  'anonymous',
+  'ownPatient',
+  'otherPatient',
+  'doctor',
+  'unverifiedDoctor',
+  'pharmacist',
+  'admin',
+  'adminWithoutTotp',
+  'otherOrgDoctor',
+  'otherOrgAdmin',
+];
 
 // Expected status per caller. 404 where the resource is invisible to the caller (another
 // patient's case, another organisation): existence is not revealed.
 const readScan: Record<Caller, number> = {
-  anonymous: 401, ownPatient: 200, otherPatient: 404, doctor: 200, unverifiedDoctor: 403, pharmacist: 200,
-  admin: 200, adminWithoutTotp: 401, otherOrgDoctor: 404, otherOrgAdmin: 404,
+  anonymous: 401,
+  ownPatient: 200,
+  otherPatient: 404,
+  doctor: 200,
+  unverifiedDoctor: 403,
+  pharmacist: 200,
+  admin: 200,
+  adminWithoutTotp: 401,
+  otherOrgDoctor: 404,
+  otherOrgAdmin: 404,
 };
 const listScans: Record<Caller, number> = {
-  anonymous: 401, ownPatient: 200, otherPatient: 200, doctor: 200, unverifiedDoctor: 403, pharmacist: 200,
-  admin: 200, adminWithoutTotp: 401, otherOrgDoctor: 200, otherOrgAdmin: 200,
+  anonymous: 401,
+  ownPatient: 200,
+  otherPatient: 200,
+  doctor: 200,
+  unverifiedDoctor: 403,
+  pharmacist: 200,
+  admin: 200,
+  adminWithoutTotp: 401,
+  otherOrgDoctor: 200,
+  otherOrgAdmin: 200,
 };
 const adminOnly: Record<Caller, number> = {
-  anonymous: 401, ownPatient: 403, otherPatient: 403, doctor: 403, unverifiedDoctor: 403, pharmacist: 403,
-  admin: 200, adminWithoutTotp: 401, otherOrgDoctor: 403, otherOrgAdmin: 200,
+  anonymous: 401,
+  ownPatient: 403,
+  otherPatient: 403,
+  doctor: 403,
+  unverifiedDoctor: 403,
+  pharmacist: 403,
+  admin: 200,
+  adminWithoutTotp: 401,
+  otherOrgDoctor: 403,
+  otherOrgAdmin: 200,
 };
 const adminOnTarget: Record<Caller, number> = { ...adminOnly, otherOrgAdmin: 404 };
 const verifyCase: Record<Caller, number> = {
-  anonymous: 401, ownPatient: 403, otherPatient: 404, doctor: 200, unverifiedDoctor: 403, pharmacist: 403,
-  admin: 403, adminWithoutTotp: 401, otherOrgDoctor: 404, otherOrgAdmin: 404,
+  anonymous: 401,
+  ownPatient: 403,
+  otherPatient: 404,
+  doctor: 200,
+  unverifiedDoctor: 403,
+  pharmacist: 403,
+  admin: 403,
+  adminWithoutTotp: 401,
+  otherOrgDoctor: 404,
+  otherOrgAdmin: 404,
 };
 const upload: Record<Caller, number> = {
-  anonymous: 401, ownPatient: 201, otherPatient: 201, doctor: 400, unverifiedDoctor: 403, pharmacist: 403,
-  admin: 400, adminWithoutTotp: 401, otherOrgDoctor: 400, otherOrgAdmin: 400,
+  anonymous: 401,
+  ownPatient: 201,
+  otherPatient: 201,
+  doctor: 400,
+  unverifiedDoctor: 403,
+  pharmacist: 403,
+  admin: 400,
+  adminWithoutTotp: 401,
+  otherOrgDoctor: 400,
+  otherOrgAdmin: 400,
 };
 
 describe('authorisation matrix', () => {
@@ -106,8 +187,14 @@ describe('authorisation matrix', () => {
         expect(ids.includes(doctorUserId)).toBe(caller === 'admin');
       }
     }
-    for (const action of ['verify', 'enable', 'reset-second-factor']) {
-      const res = await t.app.inject({ method: 'POST', url: `/api/v1/admin/users/${callers.unverifiedDoctor.id}/${action === 'reset-second-factor' ? 'enable' : action}`, headers: h });
+    // Acting on users of the first organisation: the unverified doctor, and a bystander whose
+    // sessions a reset may end without harming the rest of the matrix.
+    for (const [action, target] of [
+      ['verify', callers.unverifiedDoctor.id],
+      ['reset-second-factor', bystanderId],
+      ['enable', bystanderId],
+    ] as const) {
+      const res = await t.app.inject({ method: 'POST', url: `/api/v1/admin/users/${target}/${action}`, headers: h });
       expect(res.statusCode, `${action} ${res.body}`).toBe(adminOnTarget[caller]);
     }
     // Put the doctor back as the matrix expects it.
@@ -116,20 +203,37 @@ describe('authorisation matrix', () => {
 
   it.each(ALL)('upload as %s', async (caller) => {
     const body = multipart([{ name: 'x.png', bytes: await pngBytes(8, 8, ALL.indexOf(caller) + 100) }]);
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...headersFor(caller) } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/scans',
+      payload: body.payload,
+      headers: { ...body.headers, ...headersFor(caller) },
+    });
     expect(res.statusCode, res.body).toBe(upload[caller]);
   });
 
   it('lets a clinician upload only for a patient of their own organisation', async () => {
-    const body = multipart([{ name: 'x.png', bytes: await pngBytes(8, 8, 77) }], { patientId: callers.ownPatient.patientId! });
-    const mine = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...bearer(callers.doctor) } });
+    const body = multipart([{ name: 'x.png', bytes: await pngBytes(8, 8, 77) }], {
+      patientId: callers.ownPatient.patientId!,
+    });
+    const mine = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/scans',
+      payload: body.payload,
+      headers: { ...body.headers, ...bearer(callers.doctor) },
+    });
     expect(mine.statusCode).toBe(201);
-    const theirs = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...bearer(callers.otherOrgDoctor) } });
+    const theirs = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/scans',
+      payload: body.payload,
+      headers: { ...body.headers, ...bearer(callers.otherOrgDoctor) },
+    });
     expect(theirs.statusCode).toBe(404);
   });
 
   it('lets only the owning role move a case (doctor last, since it succeeds)', async () => {
-    const order = ALL.filter((c) => c !== 'doctor').concat('doctor');
+    const order: Caller[] = [...ALL.filter((c) => c !== 'doctor'), 'doctor'];
     for (const caller of order) {
       const res = await t.app.inject({
         method: 'POST',
@@ -150,7 +254,7 @@ const INJECTIONS = [
   '%27%20OR%201=1',
   '../../etc/passwd',
   '\u0000',
-  '"; set_config(\'app.org\', NULL, true); --',
+  "\"; set_config('app.org', NULL, true); --",
 ];
 
 describe('SQL injection strings in every parameter', () => {
@@ -162,7 +266,11 @@ describe('SQL injection strings in every parameter', () => {
       const e = encodeURIComponent(s);
       const requests = [
         { method: 'POST' as const, url: '/api/v1/auth/login', payload: { email: s, password: s } },
-        { method: 'POST' as const, url: '/api/v1/auth/register', payload: { organisation: s, email: `${s}@x.test`, password: `${s}-long-enough`, name: s, role: 'patient' } },
+        {
+          method: 'POST' as const,
+          url: '/api/v1/auth/register',
+          payload: { organisation: s, email: `${s}@x.test`, password: `${s}-long-enough`, name: s, role: 'patient' },
+        },
         { method: 'POST' as const, url: '/api/v1/auth/refresh', payload: { refreshToken: s } },
         { method: 'POST' as const, url: '/api/v1/auth/totp/verify', payload: { challenge: s, code: s } },
         { method: 'GET' as const, url: `/api/v1/scans?status=${e}`, headers: bearer(doctor) },
@@ -171,9 +279,23 @@ describe('SQL injection strings in every parameter', () => {
         { method: 'GET' as const, url: `/api/v1/scans?priority=${e}`, headers: bearer(doctor) },
         { method: 'GET' as const, url: `/api/v1/scans/${e}`, headers: bearer(doctor) },
         { method: 'GET' as const, url: `/api/v1/scans/${e}/image`, headers: bearer(doctor) },
-        { method: 'POST' as const, url: `/api/v1/scans/${e}/transitions`, payload: { action: 'verify', version: 1 }, headers: bearer(doctor) },
-        { method: 'POST' as const, url: `/api/v1/scans/${scanId}/transitions`, payload: { action: s, version: 1 }, headers: bearer(doctor) },
-        { method: 'GET' as const, url: `/api/v1/audit?action=${e}&resourceId=${e}&actorUserId=${e}`, headers: bearer(admin) },
+        {
+          method: 'POST' as const,
+          url: `/api/v1/scans/${e}/transitions`,
+          payload: { action: 'verify', version: 1 },
+          headers: bearer(doctor),
+        },
+        {
+          method: 'POST' as const,
+          url: `/api/v1/scans/${scanId}/transitions`,
+          payload: { action: s, version: 1 },
+          headers: bearer(doctor),
+        },
+        {
+          method: 'GET' as const,
+          url: `/api/v1/audit?action=${e}&resourceId=${e}&actorUserId=${e}`,
+          headers: bearer(admin),
+        },
         { method: 'GET' as const, url: `/api/v1/audit?outcome=${e}&from=${e}`, headers: bearer(admin) },
         { method: 'GET' as const, url: `/api/v1/admin/users?role=${e}`, headers: bearer(admin) },
         { method: 'POST' as const, url: `/api/v1/admin/users/${e}/verify`, headers: bearer(admin) },
@@ -184,11 +306,20 @@ describe('SQL injection strings in every parameter', () => {
         if (res.statusCode >= 400) expect(res.json().error.code).toBeTypeOf('string');
       }
       const body = multipart([{ name: `${s}.png`, bytes: await pngBytes(8, 8, 5) }], { patientId: s });
-      const up = await t.app.inject({ method: 'POST', url: '/api/v1/scans', payload: body.payload, headers: { ...body.headers, ...bearer(doctor) } });
+      const up = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/scans',
+        payload: body.payload,
+        headers: { ...body.headers, ...bearer(doctor) },
+      });
       expect(up.statusCode).toBe(400);
     }
     // Injection text stored as data comes back as the same text.
-    const audit = await t.app.inject({ method: 'GET', url: `/api/v1/audit?action=${encodeURIComponent(INJECTIONS[1]!)}`, headers: bearer(admin) });
+    const audit = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/audit?action=${encodeURIComponent(INJECTIONS[1]!)}`,
+      headers: bearer(admin),
+    });
     expect(audit.json().items).toEqual([]);
     const after = await t.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM scans');
     expect(Number(after.rows[0]!.n)).toBe(Number(before.rows[0]!.n));
@@ -211,10 +342,14 @@ describe('row-level security', () => {
     expect(unscoped).toEqual([]);
     // The application role cannot delete, nor rewrite the audit trail.
     await expect(
-      withScope(t.ctx.db, { orgId: other.orgId, userId: other.id, dbRole: 'admin' }, (tx) => tx.query('DELETE FROM scans')),
+      withScope(t.ctx.db, { orgId: other.orgId, userId: other.id, dbRole: 'admin' }, (tx) =>
+        tx.query('DELETE FROM scans'),
+      ),
     ).rejects.toThrow(/permission denied/);
     await expect(
-      withScope(t.ctx.db, { orgId: other.orgId, userId: other.id, dbRole: 'admin' }, (tx) => tx.query(`UPDATE audit_events SET action = 'x'`)),
+      withScope(t.ctx.db, { orgId: other.orgId, userId: other.id, dbRole: 'admin' }, (tx) =>
+        tx.query(`UPDATE audit_events SET action = 'x'`),
+      ),
     ).rejects.toThrow(/permission denied/);
   });
 

@@ -38,9 +38,7 @@ export class SchemaTooNewError extends Error {
 }
 
 async function appliedVersions(db: Queryable): Promise<number[]> {
-  const { rows } = await db.query<{ version: number }>(
-    `SELECT version FROM schema_migrations ORDER BY version`,
-  );
+  const { rows } = await db.query<{ version: number }>(`SELECT version FROM schema_migrations ORDER BY version`);
   return rows.map((r) => Number(r.version));
 }
 

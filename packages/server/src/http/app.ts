@@ -83,7 +83,14 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   });
   await app.register(fastifyRateLimit, { global: false });
   await app.register(fastifyMultipart, {
-    limits: { fileSize: ctx.config.maxUploadBytes, files: 50, fields: 10, fieldSize: 1024, parts: 60, headerPairs: 100 },
+    limits: {
+      fileSize: ctx.config.maxUploadBytes,
+      files: 50,
+      fields: 10,
+      fieldSize: 1024,
+      parts: 60,
+      headerPairs: 100,
+    },
   });
   app.addSchema(ErrorReply);
   app.addSchema(PrescriptionSchema);
@@ -102,14 +109,18 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearer: [] }],
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
   // ---- app hooks ----
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(async (request, reply) => {
-    await reply.status(404).send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
+    await reply
+      .status(404)
+      .send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
   });
 
   app.addHook('onRequest', async (request) => {
@@ -181,5 +192,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
 function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (depth > 20 || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return false;
-  return Object.entries(value as Record<string, unknown>).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
+  return Object.entries(value as Record<string, unknown>).some(
+    ([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1),
+  );
 }

@@ -14,7 +14,9 @@ export interface ErrorBody {
 function fromFastifyError(error: FastifyError): AppError | null {
   if (error.validation) {
     const first = error.validation[0];
-    const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : error.validationContext;
+    const where = first?.instancePath
+      ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+      : error.validationContext;
     const message = first ? `${where ? `${where}: ` : ''}${first.message ?? 'is not valid'}` : error.message;
     return new AppError('validation_failed', `Invalid request — ${message}`);
   }
@@ -37,9 +39,11 @@ function fromFastifyError(error: FastifyError): AppError | null {
     default:
       break;
   }
-  if (error.statusCode === 429) return new AppError('rate_limited', 'Too many requests; slow down and try again shortly');
+  if (error.statusCode === 429)
+    return new AppError('rate_limited', 'Too many requests; slow down and try again shortly');
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === error.statusCode) ?? 'bad_request';
+    const code =
+      (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === error.statusCode) ?? 'bad_request';
     return new AppError(code, error.message);
   }
   return null;
@@ -48,7 +52,10 @@ function fromFastifyError(error: FastifyError): AppError | null {
 // PostgreSQL SQLSTATE class 22 (data exception: a value that cannot be a date, a number…) is
 // the caller's input, not our fault; say so with a 400 instead of a 500.
 const isPostgresDataException = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && 'severity' in error && /^22/.test(String((error as { code?: unknown }).code));
+  typeof error === 'object' &&
+  error !== null &&
+  'severity' in error &&
+  /^22/.test(String((error as { code?: unknown }).code));
 
 export function toAppError(error: unknown): AppError | null {
   if (error instanceof AppError) return error;

@@ -9,15 +9,7 @@
  * each further failure (30 s, 1 min, 2 min … up to an hour); the HTTP layer adds rate limits.
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
-import {
-  AppError,
-  badRequest,
-  conflict,
-  isClinicianRole,
-  unauthorized,
-  type Actor,
-  type Role,
-} from '@scanflow/domain';
+import { AppError, badRequest, conflict, isClinicianRole, unauthorized, type Actor, type Role } from '@scanflow/domain';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
 import { withSystem } from '../db/scope.ts';
@@ -107,12 +99,16 @@ export class AuthService {
     return tx ? AuditLog.recordIn(tx, event) : this.ctx.audit.record(event);
   }
 
-  async register(input: RegisterInput, info: RequestInfo): Promise<{ userId: string; role: Role; clinicianVerified: boolean }> {
+  async register(
+    input: RegisterInput,
+    info: RequestInfo,
+  ): Promise<{ userId: string; role: Role; clinicianVerified: boolean }> {
     const email = input.email.trim();
     if (!EMAIL.test(email)) throw new AppError('validation_failed', 'Enter a valid e-mail address');
     assertAcceptablePassword(input.password);
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) throw new AppError('validation_failed', 'Enter your name (up to 200 characters)');
+    if (name.length === 0 || name.length > 200)
+      throw new AppError('validation_failed', 'Enter your name (up to 200 characters)');
     const clinician = input.role !== 'patient';
     if (clinician) {
       if (!input.licenceNumber?.trim() || !input.licenceJurisdiction?.trim()) {
@@ -120,7 +116,10 @@ export class AuthService {
       }
     }
     if (input.dateOfBirth !== undefined && !isValidDate(input.dateOfBirth)) {
-      throw new AppError('validation_failed', 'Date of birth must be a real date written YYYY-MM-DD, not in the future');
+      throw new AppError(
+        'validation_failed',
+        'Date of birth must be a real date written YYYY-MM-DD, not in the future',
+      );
     }
     const passwordHash = await hashPassword(input.password);
     const { cipher } = this.ctx;
@@ -236,11 +235,28 @@ export class AuthService {
     const ok = await verifyPassword(user?.password_hash ?? null, password);
     if (!user || !ok) {
       if (user) await this.recordFailure(user, 'auth.login', info);
-      else await this.audit(null, { orgId: null, actorUserId: null, actorRole: null, action: 'auth.login', outcome: 'failure', clientAddress: info.clientAddress, reason: 'unknown account' });
+      else
+        await this.audit(null, {
+          orgId: null,
+          actorUserId: null,
+          actorRole: null,
+          action: 'auth.login',
+          outcome: 'failure',
+          clientAddress: info.clientAddress,
+          reason: 'unknown account',
+        });
       throw unauthorized('The e-mail address or password is wrong');
     }
     if (user.status !== 'active') {
-      await this.audit(null, { orgId: user.org_id, actorUserId: user.id, actorRole: user.role, action: 'auth.login', outcome: 'denied', clientAddress: info.clientAddress, reason: 'account disabled' });
+      await this.audit(null, {
+        orgId: user.org_id,
+        actorUserId: user.id,
+        actorRole: user.role,
+        action: 'auth.login',
+        outcome: 'denied',
+        clientAddress: info.clientAddress,
+        reason: 'account disabled',
+      });
       throw new AppError('forbidden', 'This account has been disabled. Contact your administrator.');
     }
     if (user.totp_enabled_at) {
@@ -266,11 +282,29 @@ export class AuthService {
         [user.org_id, user.id, mfa, this.ctx.config.sessionMaxAgeSeconds],
       );
       const id = rows[0]!.id;
-      await tx.query('INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)', [hashToken(refreshToken), id]);
-      await this.audit(tx, { orgId: user.org_id, actorUserId: user.id, actorRole: user.role, action, resourceType: 'session', resourceId: id, outcome: 'success', clientAddress: info.clientAddress });
+      await tx.query('INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)', [
+        hashToken(refreshToken),
+        id,
+      ]);
+      await this.audit(tx, {
+        orgId: user.org_id,
+        actorUserId: user.id,
+        actorRole: user.role,
+        action,
+        resourceType: 'session',
+        resourceId: id,
+        outcome: 'success',
+        clientAddress: info.clientAddress,
+      });
       return id;
     });
-    const accessToken = await this.ctx.tokens.issueAccess({ userId: user.id, orgId: user.org_id, role: user.role, sessionId, mfa });
+    const accessToken = await this.ctx.tokens.issueAccess({
+      userId: user.id,
+      orgId: user.org_id,
+      role: user.role,
+      sessionId,
+      mfa,
+    });
     return {
       accessToken,
       refreshToken,
@@ -290,7 +324,8 @@ export class AuthService {
   private async userForChallenge(challenge: string): Promise<UserRow> {
     const claims = await this.ctx.tokens.verifyChallenge(challenge);
     const user = await this.userById(claims.userId);
-    if (!user || user.org_id !== claims.orgId || user.status !== 'active') throw unauthorized('The challenge is not valid');
+    if (!user || user.org_id !== claims.orgId || user.status !== 'active')
+      throw unauthorized('The challenge is not valid');
     this.assertNotLocked(user);
     return user;
   }
@@ -323,7 +358,16 @@ export class AuthService {
         subject: 'Your Scanflow sign-in code',
         body: `Your one-time sign-in code is ${code}. It expires in ${EMAIL_CODE_TTL_SECONDS / 60} minutes.\n\nIf you did not try to sign in, tell your administrator.`,
       });
-      await this.audit(tx, { orgId: user.org_id, actorUserId: user.id, actorRole: user.role, action: 'auth.email_code_request', resourceType: 'user', resourceId: user.id, outcome: 'success', clientAddress: info.clientAddress });
+      await this.audit(tx, {
+        orgId: user.org_id,
+        actorUserId: user.id,
+        actorRole: user.role,
+        action: 'auth.email_code_request',
+        resourceType: 'user',
+        resourceId: user.id,
+        outcome: 'success',
+        clientAddress: info.clientAddress,
+      });
     });
   }
 
@@ -342,11 +386,14 @@ export class AuthService {
       /^\d{6}$/.test(code.trim()) &&
       timingSafeEqual(Buffer.from(pending.code_hash), hashToken(code.trim()));
     if (!pending || !matches) {
-      if (pending) await this.ctx.db.query('UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1', [pending.id]);
+      if (pending)
+        await this.ctx.db.query('UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1', [pending.id]);
       await this.recordFailure(user, 'auth.email_code_verify', info);
       throw unauthorized('The code is wrong, expired or already used');
     }
-    const used = await this.ctx.db.query('UPDATE email_codes SET used_at = now() WHERE id = $1 AND used_at IS NULL', [pending.id]);
+    const used = await this.ctx.db.query('UPDATE email_codes SET used_at = now() WHERE id = $1 AND used_at IS NULL', [
+      pending.id,
+    ]);
     if (used.rowCount !== 1) throw unauthorized('The code has already been used');
     return this.startSession(user, true, 'auth.email_code_verify', info);
   }
@@ -396,9 +443,15 @@ export class AuthService {
     const next = newRefreshToken();
     const rotated = await withSystem(this.ctx.db, async (tx) => {
       // Only one presenter of a token can win this update; a second (a replay) finds used_at set.
-      const mark = await tx.query('UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL', [hash]);
+      const mark = await tx.query(
+        'UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL',
+        [hash],
+      );
       if (mark.rowCount !== 1) return false;
-      await tx.query('INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)', [hashToken(next), row.session_id]);
+      await tx.query('INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)', [
+        hashToken(next),
+        row.session_id,
+      ]);
       await tx.query('UPDATE sessions SET last_seen_at = now() WHERE id = $1', [row.session_id]);
       await this.audit(tx, event('success', null));
       return true;
@@ -428,7 +481,16 @@ export class AuthService {
 
   async logout(session: AuthenticatedSession, info: RequestInfo): Promise<void> {
     await this.revokeSession(session.sessionId, 'logout');
-    await this.audit(null, { orgId: session.actor.orgId, actorUserId: session.actor.userId, actorRole: session.actor.role, action: 'auth.logout', resourceType: 'session', resourceId: session.sessionId, outcome: 'success', clientAddress: info.clientAddress });
+    await this.audit(null, {
+      orgId: session.actor.orgId,
+      actorUserId: session.actor.userId,
+      actorRole: session.actor.role,
+      action: 'auth.logout',
+      resourceType: 'session',
+      resourceId: session.sessionId,
+      outcome: 'success',
+      clientAddress: info.clientAddress,
+    });
   }
 
   /**
@@ -465,7 +527,8 @@ export class AuthService {
       throw unauthorized('The session ended after inactivity; sign in again');
     }
     if (row.status !== 'active') throw new AppError('forbidden', 'This account has been disabled');
-    if (row.stale) await this.ctx.db.query('UPDATE sessions SET last_seen_at = now() WHERE id = $1', [claims.sessionId]);
+    if (row.stale)
+      await this.ctx.db.query('UPDATE sessions SET last_seen_at = now() WHERE id = $1', [claims.sessionId]);
     const actor: Actor = {
       userId: claims.userId,
       orgId: row.org_id,
@@ -504,12 +567,28 @@ export class AuthService {
       throw unauthorized('The code is wrong; check the time on your device and try again');
     }
     await withSystem(this.ctx.db, async (tx) => {
-      await tx.query('UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now() WHERE id = $1', [user.id, result.step]);
+      await tx.query(
+        'UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now() WHERE id = $1',
+        [user.id, result.step],
+      );
       await tx.query('UPDATE sessions SET mfa = true WHERE id = $1', [session.sessionId]);
-      await this.audit(tx, { orgId: user.org_id, actorUserId: user.id, actorRole: user.role, action: 'auth.totp_enrol', resourceType: 'user', resourceId: user.id, outcome: 'success', clientAddress: info.clientAddress });
+      await this.audit(tx, {
+        orgId: user.org_id,
+        actorUserId: user.id,
+        actorRole: user.role,
+        action: 'auth.totp_enrol',
+        resourceType: 'user',
+        resourceId: user.id,
+        outcome: 'success',
+        clientAddress: info.clientAddress,
+      });
     });
     // The refresh token stays as it is; a new access token carries the second factor.
-    const accessToken = await this.ctx.tokens.issueAccess({ ...session.actor, sessionId: session.sessionId, mfa: true });
+    const accessToken = await this.ctx.tokens.issueAccess({
+      ...session.actor,
+      sessionId: session.sessionId,
+      mfa: true,
+    });
     return { accessToken, expiresIn: this.ctx.tokens.accessTtlSeconds, tokenType: 'Bearer' };
   }
 }

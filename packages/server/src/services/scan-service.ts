@@ -230,9 +230,13 @@ export class ScanService {
           if (sop) {
             const duplicate = await tx.query<{ id: string }>('SELECT id FROM scans WHERE sop_instance_uid = $1', [sop]);
             if (duplicate.rows[0]) {
-              throw new AppError('conflict', `${displayName(file.filename)}: this DICOM instance was already received`, {
-                scanId: duplicate.rows[0].id,
-              });
+              throw new AppError(
+                'conflict',
+                `${displayName(file.filename)}: this DICOM instance was already received`,
+                {
+                  scanId: duplicate.rows[0].id,
+                },
+              );
             }
           }
           const { id } = await insertScan(tx, {
@@ -356,7 +360,10 @@ export class ScanService {
   }
 
   /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
-  async readImage(session: AuthenticatedSession, id: string): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
+  async readImage(
+    session: AuthenticatedSession,
+    id: string,
+  ): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
     this.assertClinicalAccess(session.actor);
     const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const found = await findScan(tx, id);
@@ -370,7 +377,10 @@ export class ScanService {
     } catch (error) {
       if (!(error instanceof IntegrityError)) throw error;
       await flagIntegrityFailure(this.ctx, row, error.message);
-      throw new AppError('integrity_failure', 'The stored image failed its integrity check. The case has been flagged.');
+      throw new AppError(
+        'integrity_failure',
+        'The stored image failed its integrity check. The case has been flagged.',
+      );
     }
   }
 

@@ -60,10 +60,19 @@ export class UserService {
     };
   }
 
-  private async asAdmin<T>(session: AuthenticatedSession, action: Action, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  private async asAdmin<T>(
+    session: AuthenticatedSession,
+    action: Action,
+    fn: (tx: Queryable) => Promise<T>,
+  ): Promise<T> {
     const decision = decide(session.actor, action, { kind: 'organisation', orgId: session.actor.orgId });
-    if (!decision.allow) throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
-    return withScope(this.ctx.db, { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole }, fn);
+    if (!decision.allow)
+      throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
+    return withScope(
+      this.ctx.db,
+      { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole },
+      fn,
+    );
   }
 
   async list(
@@ -112,10 +121,14 @@ export class UserService {
   }
 
   async setDisabled(session: AuthenticatedSession, userId: string, disabled: boolean): Promise<UserView> {
-    if (userId === session.actor.userId && disabled) throw new AppError('conflict', 'You cannot disable your own account');
+    if (userId === session.actor.userId && disabled)
+      throw new AppError('conflict', 'You cannot disable your own account');
     const view = await this.asAdmin(session, 'user.disable', async (tx) => {
       await this.target(tx, userId);
-      await tx.query('UPDATE users SET status = $2, updated_at = now() WHERE id = $1', [userId, disabled ? 'disabled' : 'active']);
+      await tx.query('UPDATE users SET status = $2, updated_at = now() WHERE id = $1', [
+        userId,
+        disabled ? 'disabled' : 'active',
+      ]);
       return this.view(await this.target(tx, userId));
     });
     if (disabled) await this.revokeAllSessions(userId, 'account_disabled');

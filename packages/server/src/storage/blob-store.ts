@@ -31,7 +31,13 @@ export class LocalDirectoryStore implements RawBlobStore {
 
   async putIfAbsent(name: string, bytes: Buffer): Promise<boolean> {
     const path = this.pathOf(name);
-    if (await stat(path).then(() => true, () => false)) return false;
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return false;
     await mkdir(join(this.root, name.slice(0, 2), name.slice(2, 4)), { recursive: true, mode: 0o700 });
     // Write to a temporary name and rename: a crash never leaves a half-written blob in place.
     const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
@@ -53,7 +59,10 @@ export class LocalDirectoryStore implements RawBlobStore {
 }
 
 export class IntegrityError extends Error {
-  constructor(readonly sha256: string, reason: string) {
+  constructor(
+    readonly sha256: string,
+    reason: string,
+  ) {
     super(`Stored bytes for ${sha256.slice(0, 12)}… failed verification: ${reason}`);
   }
 }

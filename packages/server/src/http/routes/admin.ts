@@ -27,10 +27,19 @@ const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema,
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const users = app.services.users;
 
-  const asAdmin = async <T>(session: AuthenticatedSession, action: 'audit.read' | 'outbox.read', fn: Parameters<typeof withScope<T>>[2]) => {
+  const asAdmin = async <T>(
+    session: AuthenticatedSession,
+    action: 'audit.read' | 'outbox.read',
+    fn: Parameters<typeof withScope<T>>[2],
+  ) => {
     const decision = decide(session.actor, action, { kind: 'organisation', orgId: session.actor.orgId });
-    if (!decision.allow) throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
-    return withScope(app.ctx.db, { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole }, fn);
+    if (!decision.allow)
+      throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
+    return withScope(
+      app.ctx.db,
+      { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole },
+      fn,
+    );
   };
 
   app.get(
@@ -52,7 +61,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const q = request.query;
       const items = await users.list(sessionOf(request), {
-        role: q.role as 'patient' | 'doctor' | 'pharmacist' | 'admin' | undefined,
+        role: q.role,
         pendingVerification: q.pending,
         limit: q.limit,
         offset: q.offset,
@@ -61,7 +70,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  const userAction = (path: string, audit: string, summary: string, act: (s: AuthenticatedSession, id: string) => Promise<Static<typeof UserView>>) =>
+  const userAction = (
+    path: string,
+    audit: string,
+    summary: string,
+    act: (s: AuthenticatedSession, id: string) => Promise<Static<typeof UserView>>,
+  ) =>
     app.post(
       `/admin/users/:id/${path}`,
       {
@@ -79,11 +93,18 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     );
 
-  userAction('verify', 'user.verify_clinician', "Verify a doctor's or pharmacist's licence", (s, id) => users.verifyClinician(s, id));
-  userAction('disable', 'user.disable', 'Disable an account (ends its sessions)', (s, id) => users.setDisabled(s, id, true));
+  userAction('verify', 'user.verify_clinician', "Verify a doctor's or pharmacist's licence", (s, id) =>
+    users.verifyClinician(s, id),
+  );
+  userAction('disable', 'user.disable', 'Disable an account (ends its sessions)', (s, id) =>
+    users.setDisabled(s, id, true),
+  );
   userAction('enable', 'user.enable', 'Re-enable an account', (s, id) => users.setDisabled(s, id, false));
-  userAction('reset-second-factor', 'user.reset_second_factor', "Clear a user's authenticator (they enrol again)", (s, id) =>
-    users.resetSecondFactor(s, id),
+  userAction(
+    'reset-second-factor',
+    'user.reset_second_factor',
+    "Clear a user's authenticator (they enrol again)",
+    (s, id) => users.resetSecondFactor(s, id),
   );
 
   app.get(
@@ -113,7 +134,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({
-      items: await asAdmin(sessionOf(request), 'outbox.read', (tx) => listOutbox(tx, app.ctx.cipher, request.query.limit)),
+      items: await asAdmin(sessionOf(request), 'outbox.read', (tx) =>
+        listOutbox(tx, app.ctx.cipher, request.query.limit),
+      ),
     }),
   );
 
@@ -128,7 +151,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           action: Type.Optional(Type.String({ maxLength: 100 })),
           actorUserId: Type.Optional(Uuid),
           resourceId: Type.Optional(Type.String({ maxLength: 2000 })),
-          outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')])),
+          outcome: Type.Optional(
+            Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')]),
+          ),
           from: Type.Optional(Type.String({ format: 'date-time' })),
           to: Type.Optional(Type.String({ format: 'date-time' })),
           before: Type.Optional(Type.Integer({ minimum: 1 })),

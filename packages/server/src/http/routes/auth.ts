@@ -194,7 +194,11 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Confirm enrolment with a first code; returns an access token that carries the second factor',
         body: Type.Object({ code: Type.String({ maxLength: 16 }) }),
         response: {
-          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer') }),
+          200: Type.Object({
+            accessToken: Type.String(),
+            expiresIn: Type.Integer(),
+            tokenType: Type.Literal('Bearer'),
+          }),
           ...errorReplies(400, 401, 409),
         },
       },

@@ -19,7 +19,8 @@ function parseStatuses(text: string | undefined): ScanStatus[] | undefined {
 function parseDate(text: string | undefined, name: string): Date | undefined {
   if (!text) return undefined;
   const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new AppError('validation_failed', `${name} must be a date or date-time (ISO 8601)`);
+  if (Number.isNaN(date.getTime()))
+    throw new AppError('validation_failed', `${name} must be a date or date-time (ISO 8601)`);
   return date;
 }
 
@@ -37,7 +38,10 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'DICOM Part 10, PNG, JPEG or TIFF, identified by content. All files are accepted or none is: ' +
           'an error names the file it is about.',
         consumes: ['multipart/form-data'],
-        response: { 201: Type.Object({ scans: Type.Array(Type.Ref('ScanSummary')) }), ...errorReplies(400, 401, 403, 404, 409, 413, 415, 422) },
+        response: {
+          201: Type.Object({ scans: Type.Array(Type.Ref('ScanSummary')) }),
+          ...errorReplies(400, 401, 403, 404, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -50,7 +54,8 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
           files.push({ filename: part.filename ?? '', bytes: await part.toBuffer() });
         } else if (part.fieldname === 'patientId') {
           const value = String(part.value).trim();
-          if (!UUID.test(value)) throw new AppError('validation_failed', 'patientId must be a patient record id (UUID)');
+          if (!UUID.test(value))
+            throw new AppError('validation_failed', 'patientId must be a patient record id (UUID)');
           patientId = value.toLowerCase();
         }
       }
@@ -79,7 +84,10 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
           limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(Type.Ref('ScanSummary')), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({
+            items: Type.Array(Type.Ref('ScanSummary')),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
           ...errorReplies(400, 401, 403),
         },
       },
@@ -144,7 +152,10 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['scans'],
         summary: 'The original image bytes, re-verified against their SHA-256',
         params: Type.Object({ id: Uuid }),
-        response: { 200: Type.Any({ description: 'The image (application/dicom, image/png, image/jpeg or image/tiff)' }), ...errorReplies(400, 401, 403, 404, 409) },
+        response: {
+          200: Type.Any({ description: 'The image (application/dicom, image/png, image/jpeg or image/tiff)' }),
+          ...errorReplies(400, 401, 403, 404, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -183,7 +194,11 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const body = request.body;
       const result = await scans.transition(sessionOf(request), request.params.id, body);
-      request.auditTarget = { resourceType: 'scan', resourceId: request.params.id, reason: body.action === 'send_back' ? `send_back: ${body.reason ?? ''}` : body.action };
+      request.auditTarget = {
+        resourceType: 'scan',
+        resourceId: request.params.id,
+        reason: body.action === 'send_back' ? `send_back: ${body.reason ?? ''}` : body.action,
+      };
       return result;
     },
   );

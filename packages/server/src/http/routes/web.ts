@@ -15,14 +15,18 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
     app.get('/', { schema: { hide: true }, config: { auth: false } }, async (_request, reply) =>
       reply
         .type('text/html')
-        .send('<!doctype html><title>Scanflow</title><p>The web app has not been built. Run <code>npm run build</code>.</p>'),
+        .send(
+          '<!doctype html><title>Scanflow</title><p>The web app has not been built. Run <code>npm run build</code>.</p>',
+        ),
     );
     return;
   }
   await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false, index: ['index.html'] });
   app.get('/*', { schema: { hide: true }, config: { auth: false } }, async (request, reply) => {
     if (request.url.startsWith('/api/')) {
-      return reply.status(404).send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
+      return reply
+        .status(404)
+        .send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
     }
     return reply.sendFile('index.html');
   });
