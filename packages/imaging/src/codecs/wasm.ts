@@ -49,14 +49,13 @@ export interface FrameGeometry {
 const NAMES: Record<WasmCodec, string> = { jpeg: 'JPEG', 'jpeg-ls': 'JPEG-LS', jpeg2000: 'JPEG 2000' };
 
 /**
- * Decodes one frame to little-endian, sample-interleaved bytes. `toRgb` asks libjpeg to convert
- * YCbCr to RGB (lossy JPEG with colour). Must be awaited so the module is initialised.
+ * Decodes one frame to little-endian, sample-interleaved bytes, with the codestream's components
+ * unconverted (colour conversion is the caller's decision). Initialises the module on first use.
  */
 export async function decodeWithWasm(
   codec: WasmCodec,
   encoded: Uint8Array,
   geometry: FrameGeometry,
-  toRgb: boolean,
 ): Promise<Uint8Array> {
   await initCodecs();
   const context = new Context({
@@ -74,7 +73,7 @@ export async function decodeWithWasm(
   try {
     const out =
       codec === 'jpeg'
-        ? NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: toRgb })
+        ? NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: false })
         : codec === 'jpeg-ls'
           ? NativeCodecs.decodeJpegLs(context, {})
           : NativeCodecs.decodeJpeg2000(context, {});

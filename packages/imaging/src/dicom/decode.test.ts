@@ -243,6 +243,23 @@ describe.skipIf(!hasPydicomFiles)('decodeImage on pydicom conformance files', ()
     }
   });
 
+  it.skipIf(!hasDcmtk())(
+    'decodes RGB JPEG without a colour transform as DCMTK does (no YCbCr conversion)',
+    async () => {
+      for (const name of [
+        'SC_jpeg_no_color_transform.dcm',
+        'SC_jpeg_no_color_transform_2.dcm',
+        'SC_rgb_jpeg_app14_dcmd.dcm',
+      ]) {
+        const file = readPydicom(name);
+        const ours = await decode(file);
+        expect(maxAbsDiff(ours.pixels, (await decode(dcmtk('dcmdjpeg', [], file))).pixels), name).toBeLessThanOrEqual(
+          1,
+        );
+      }
+    },
+  );
+
   it.skipIf(!hasDcmtk())('decodes 12-bit JPEG Extended exactly as DCMTK dcmdjpeg does', async () => {
     const file = readPydicom('JPGExtended.dcm');
     const ours = await decode(file);

@@ -1,5 +1,6 @@
 import { decodeRleFrame } from '../codecs/rle.ts';
 import { codestreamSize } from '../codecs/codestream.ts';
+import { jpegColourSpace } from '../codecs/jpeg-colour.ts';
 import { decodeWithWasm } from '../codecs/wasm.ts';
 import { corrupt, ImagingError } from '../errors.ts';
 import { MEDIA_TYPES } from '../format.ts';
@@ -186,11 +187,17 @@ async function decodeStored(
           `Frame ${f + 1} is ${size.width}×${size.height} in its codestream but ${h.columns}×${h.rows} in the DICOM header.`,
         );
       }
-      // Lossy JPEG colour is YCbCr in the codestream: libjpeg converts it (PS3.5 8.2.1). JPEG 2000
-      // decoders undo the ICT/RCT component transform (PS3.5 8.2.4), so both give RGB.
-      const lossyJpegColour = ts.kind === 'jpeg' && ts.lossy && h.samplesPerPixel === 3;
-      decoded = await decodeWithWasm(ts.kind, encoded, h, lossyJpegColour);
-      if (lossyJpegColour || ts.kind === 'jpeg2000') decodedPi = 'RGB';
+      // Codecs return the codestream's components unconverted. Lossy JPEG colour is converted
+      // here from YCbCr when the codestream says so (jpeg-colour.ts, PS3.5 8.2.1); lossless JPEG
+      // and JPEG-LS carry the photometric interpretation as is. JPEG 2000 decoders undo the
+      // ICT/RCT component transform themselves (PS3.5 8.2.4), so they give RGB.
+      decoded = await decodeWithWasm(ts.kind, encoded, h);
+      if (ts.kind === 'jpeg' && ts.lossy && h.samplesPerPixel === 3) {
+        const space = jpegColourSpace(encoded);
+        decodedPi = space === 'ycbcr' || (space === 'unknown' && pi.startsWith('YBR')) ? 'YBR_FULL' : 'RGB';
+      } else if (ts.kind === 'jpeg2000') {
+        decodedPi = 'RGB';
+      }
     }
     const bytesPerSample = Math.ceil(h.bitsAllocated / 8);
     if (decoded.length < samplesPerFrame * bytesPerSample) {
