@@ -10,10 +10,12 @@ import {
   createCosigner,
   createNoteSigner,
   createNoteVerifier,
+  ed25519RawPublicKey,
   ed25519SeedFromPrivateKey,
   formatCheckpoint,
   formatVerifierKey,
   generateEd25519Seed,
+  isUsableEd25519PublicKey,
   keyId,
   openCheckpoint,
   openNote,
@@ -71,6 +73,43 @@ describe('signed-note interoperability with Go sumdb/note', () => {
       'PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW', // upper-case hex
     ];
     for (const k of bad) expect(() => parseVerifierKey(k), k).toThrow(NoteError);
+  });
+});
+
+describe('public key checks', () => {
+  const hx = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const pMinus1 = new Uint8Array(32).fill(0xff);
+  pMinus1[0] = 0xec;
+  pMinus1[31] = 0x7f;
+  const p = Uint8Array.from(pMinus1);
+  p[0] = 0xed;
+  // Small-order points (libsodium's ge25519_has_small_order list) and a non-canonical encoding.
+  const unusable: [string, Uint8Array][] = [
+    ['all zeros (order 4)', new Uint8Array(32)],
+    ['identity (order 1)', identity],
+    ['order 8', hx('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05')],
+    ['order 8', hx('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a')],
+    ['p - 1 (order 2)', pMinus1],
+    ['y = p, not canonical', p],
+  ];
+  it.each(unusable)('rejects %s', (_name, key) => {
+    expect(isUsableEd25519PublicKey(key)).toBe(false);
+    expect(() => createNoteVerifier('k', key)).toThrow(NoteError);
+  });
+
+  it('accepts the base point and generated keys', () => {
+    expect(isUsableEd25519PublicKey(hx('5866666666666666666666666666666666666666666666666666666666666666'))).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      const raw = ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey);
+      expect(isUsableEd25519PublicKey(raw)).toBe(true);
+      expect(parseVerifierKey(formatVerifierKey('k', raw)).publicKey).toEqual(raw);
+    }
+  });
+
+  it('an all-zero verifier key, which OpenSSL would let an all-zero signature pass, is refused', () => {
+    expect(() => parseVerifierKey(formatVerifierKey('log', new Uint8Array(32)))).toThrow(NoteError);
   });
 });
 

@@ -63,6 +63,60 @@ function concat(...parts: readonly Uint8Array[]): Uint8Array {
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
+// Edwards25519 (RFC 8032 §5.1) constants for the public-key check below.
+const P = 2n ** 255n - 19n;
+const D = (-121665n * modPow(121666n, P - 2n)) % P;
+const SQRT_M1 = modPow(2n, (P - 1n) / 4n);
+
+function mod(a: bigint): bigint {
+  const r = a % P;
+  return r < 0n ? r + P : r;
+}
+
+function modPow(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  let x = ((b % P) + P) % P;
+  for (let k = e; k > 0n; k >>= 1n) {
+    if (k & 1n) r = (r * x) % P;
+    x = (x * x) % P;
+  }
+  return r;
+}
+
+/**
+ * Whether 32 bytes are a key a verifier should accept: a canonical encoding (y < p) of a point on
+ * the curve (RFC 8032 §5.1.3 decoding) that is not of small order. OpenSSL accepts small-order
+ * keys, and with one (e.g. all zeros) a forged all-zero signature verifies; Go's sumdb/note
+ * rejects such verifier keys too.
+ */
+export function isUsableEd25519PublicKey(raw: Uint8Array): boolean {
+  if (raw.length !== 32) return false;
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(raw[i] ?? 0);
+  const sign = y >> 255n;
+  y &= (1n << 255n) - 1n;
+  if (y >= P) return false;
+  // RFC 8032 §5.1.3 step 2-4: recover x from y.
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * modPow(v, 3n) * modPow(u * modPow(v, 7n), (P - 5n) / 8n));
+  const vx2 = mod(v * x * x);
+  if (vx2 === mod(-u)) x = mod(x * SQRT_M1);
+  else if (vx2 !== u) return false;
+  if (x === 0n && sign === 1n) return false;
+  if ((x & 1n) !== sign) x = P - x;
+  // Small order means [8]A is the identity (0, 1). Affine doubling on -x² + y² = 1 + d·x²·y²,
+  // whose denominators 1 ± d·x²·y² never vanish (the addition law is complete, d non-square).
+  for (let i = 0; i < 3; i++) {
+    const dxy = mod(D * x * x * y * y);
+    const x2 = mod(2n * x * y * modPow(1n + dxy, P - 2n));
+    const y2 = mod((y * y + x * x) * modPow(1n - dxy + P, P - 2n));
+    x = x2;
+    y = y2;
+  }
+  return !(x === 0n && y === 1n);
+}
+
 /** The KeyObject of a raw 32-byte Ed25519 public key (RFC 8032 encoding). */
 export function ed25519PublicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new NoteError('an Ed25519 public key is 32 bytes');
@@ -213,6 +267,7 @@ export function createNoteVerifier(name: string, publicKey: Uint8Array, sigType 
   if (sigType !== SIG_TYPE_ED25519 && sigType !== SIG_TYPE_COSIGNATURE_V1) {
     throw new NoteError(`unsupported signature type 0x${sigType.toString(16).padStart(2, '0')}`);
   }
+  if (!isUsableEd25519PublicKey(publicKey)) throw new NoteError('not a usable Ed25519 public key');
   const key = ed25519PublicKeyFromRaw(publicKey);
   const pk = Uint8Array.from(publicKey);
   const id = keyId(name, sigType, pk);

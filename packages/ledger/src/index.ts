@@ -60,6 +60,7 @@ export {
   formatNote,
   formatVerifierKey,
   generateEd25519Seed,
+  isUsableEd25519PublicKey,
   isValidKeyName,
   keyId,
   openCheckpoint,
