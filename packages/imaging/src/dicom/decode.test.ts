@@ -4,7 +4,7 @@ import { ImagingError } from '../errors.ts';
 import type { DecodedImage } from '../image.ts';
 import type { SyntheticSpec } from '../testing/fixtures.ts';
 import { dcmtk, hasDcmtk, hasPydicomFiles, readPydicom, syntheticDicom } from '../testing/fixtures.ts';
-import { text } from '../testing/dicom-writer.ts';
+import { ob, text, us } from '../testing/dicom-writer.ts';
 
 const LIMITS = { maxPixels: 20_000_000, maxDimension: 8192 };
 const decode = (bytes: Uint8Array): Promise<DecodedImage> => decodeImage(bytes, LIMITS);
@@ -92,6 +92,47 @@ describe('decodeImage on synthetic DICOM', () => {
     // PS3.3 C.7.6.3.1.2: R = Y + 1.402 (Cr - 128)
     expect(img.pixels[0]).toBe(Math.max(0, Math.min(255, Math.round(y! + 1.402 * (cr! - 128)))));
     expect(img.pixels[2]).toBe(Math.max(0, Math.min(255, Math.round(y! + 1.772 * (cb! - 128)))));
+  });
+
+  it('maps PALETTE COLOR through its red, green and blue tables (PS3.3 C.7.6.3.1.5)', async () => {
+    const words = (f: (i: number) => number): Uint8Array => {
+      const b = new Uint8Array(512);
+      for (let i = 0; i < 256; i++) new DataView(b.buffer).setUint16(i * 2, f(i), true);
+      return b;
+    };
+    const { file, values } = syntheticDicom({
+      rows: 4,
+      columns: 4,
+      frames: 1,
+      bitsAllocated: 8,
+      bitsStored: 8,
+      signed: false,
+      samplesPerPixel: 1,
+      photometric: 'PALETTE COLOR',
+      extra: [
+        us(0x00281101, 256, 0, 16),
+        us(0x00281102, 256, 0, 16),
+        us(0x00281103, 256, 0, 16),
+        ob(
+          0x00281201,
+          words((i) => i * 256),
+          'OW',
+        ),
+        ob(
+          0x00281202,
+          words((i) => 65535 - i * 256),
+          'OW',
+        ),
+        ob(
+          0x00281203,
+          words(() => 4660),
+          'OW',
+        ),
+      ],
+    });
+    const img = await decode(file);
+    expect(img).toMatchObject({ samplesPerPixel: 3, photometricInterpretation: 'RGB', bitsStored: 16 });
+    expect(Array.from(img.pixels.subarray(0, 3))).toEqual([values[0]! * 256, 65535 - values[0]! * 256, 4660]);
   });
 
   it('refuses pixel data shorter than the header needs', async () => {

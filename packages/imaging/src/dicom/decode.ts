@@ -10,6 +10,7 @@ import { checkDimensions, inflateCap } from '../limits.ts';
 import { expand422, planarToInterleaved, ybrFullToRgb, ybrPartialToRgb } from '../pixel/colour.ts';
 import type { ModalityTransform } from '../pixel/lut.ts';
 import { applyLut, readModalityTransform, readVoi } from '../pixel/lut.ts';
+import { applyPalette, readPalette } from '../pixel/palette.ts';
 import type { PixelArray, StoredLayout } from '../pixel/stored.ts';
 import { allocateStored, readBits, readStored } from '../pixel/stored.ts';
 import { unsupportedTransferSyntax } from '../probe.ts';
@@ -24,7 +25,7 @@ import type { TransferSyntaxInfo } from './transfer-syntax.ts';
 import { SUPPORTED_TRANSFER_SYNTAXES } from './transfer-syntax.ts';
 import { getItems, getNumbers } from './values.ts';
 
-const GREY = new Set(['MONOCHROME1', 'MONOCHROME2']);
+const GREY = new Set(['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR']);
 const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'YBR_PARTIAL_420', 'YBR_ICT', 'YBR_RCT']);
 
 /** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
@@ -57,7 +58,8 @@ export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promi
 
   const deadline = limits.maxMillis === undefined ? Infinity : performance.now() + limits.maxMillis;
   const stored = await decodeStored(ds, header, ts, deadline);
-  const colour = header.samplesPerPixel === 3;
+  const palette = pi === 'PALETTE COLOR' ? readPalette(ds, header.pixelRepresentation === 1) : undefined;
+  const colour = header.samplesPerPixel === 3 || palette !== undefined;
   const perFrame = getItems(ds, Tags.PerFrameFunctionalGroupsSequence);
   const shared = getItems(ds, Tags.SharedFunctionalGroupsSequence)[0];
   const sourcesFor = (frame: number): DicomDataSet[] =>
@@ -72,7 +74,7 @@ export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promi
     );
     voi.push(readVoi(sourcesFor(f)));
   }
-  const pixels = colour ? stored : applyModality(stored, header, modality);
+  const pixels = palette ? applyPalette(stored, palette) : colour ? stored : applyModality(stored, header, modality);
   const spacing = readSpacing(sourcesFor(0));
 
   return {
@@ -86,9 +88,9 @@ export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promi
     photometricInterpretation: colour ? 'RGB' : pi === 'MONOCHROME1' ? 'MONOCHROME1' : 'MONOCHROME2',
     sourcePhotometricInterpretation: pi,
     invertForDisplay: pi === 'MONOCHROME1',
-    bitsAllocated: header.bitsAllocated,
-    bitsStored: header.bitsStored,
-    signed: header.pixelRepresentation === 1,
+    bitsAllocated: palette ? palette.bits : header.bitsAllocated,
+    bitsStored: palette ? palette.bits : header.bitsStored,
+    signed: header.pixelRepresentation === 1 && !palette,
     modality,
     voi,
     ...(spacing ? { pixelSpacing: spacing } : {}),
