@@ -77,7 +77,7 @@ function Header() {
           {email}
         </span>
         <span className="badge role-badge">{user.role}</span>
-        <button type="button" onClick={() => void signOut()}>
+        <button type="button" onClick={() => void signOut().then(() => navigate('/', { replace: true }))}>
           Sign out
         </button>
       </div>

@@ -8,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from '../../server/test/harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  startTestApp,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from '../../server/test/harness.ts';
 import { dicomBytes, pngBytes } from '../../server/test/fixtures.ts';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { ensureWebBuilt } from '../scripts/ensure-built.ts';
@@ -79,7 +87,7 @@ async function uploadAs(patient: TestUser, bytes: Buffer, name: string): Promise
     payload: body.payload,
   });
   expect(response.statusCode, response.body).toBe(201);
-  return (response.json() as { scans: { id: string }[] }).scans[0]!.id;
+  return response.json<{ scans: { id: string }[] }>().scans[0]!.id;
 }
 
 function aiResult(priority: 'HIGH' | 'ROUTINE', top: number) {
@@ -165,7 +173,9 @@ describe('web app in Chromium', () => {
     // The rendition endpoint may not exist yet: either the image or a placeholder, never a blank.
     await page.locator('[data-testid="scan-image"], [data-testid="scan-image-placeholder"]').first().waitFor();
 
-    await page.getByRole('textbox', { name: 'Findings', exact: true }).fill('Right apical pneumothorax, about 2 cm rim.');
+    await page
+      .getByRole('textbox', { name: 'Findings', exact: true })
+      .fill('Right apical pneumothorax, about 2 cm rim.');
     await page.getByLabel('Impression').fill('Moderate right pneumothorax.');
     await shot(page, 'doctor-case-view');
     await page.setViewportSize(TABLET);
@@ -199,7 +209,9 @@ describe('web app in Chromium', () => {
     const scanId = await uploadAs(patient, await pngBytes(), 'a.png');
     await recordAiResult(t.ctx, { orgId: patient.orgId, scanId }, aiResult('ROUTINE', 0.4));
     const transition = async (user: TestUser, payload: object) => {
-      const version = (await t.app.inject({ method: 'GET', url: `/api/v1/scans/${scanId}`, headers: bearer(user) })).json().version;
+      const version = (
+        await t.app.inject({ method: 'GET', url: `/api/v1/scans/${scanId}`, headers: bearer(user) })
+      ).json().version;
       const r = await t.app.inject({
         method: 'POST',
         url: `/api/v1/scans/${scanId}/transitions`,
@@ -212,7 +224,9 @@ describe('web app in Chromium', () => {
     const pharmacist = await createUser(t, org, 'pharmacist');
     await transition(pharmacist, {
       action: 'complete',
-      prescription: { items: [{ drug: 'Paracetamol', dose: '1 g', route: 'oral', frequency: 'four times daily', duration: '3 days' }] },
+      prescription: {
+        items: [{ drug: 'Paracetamol', dose: '1 g', route: 'oral', frequency: 'four times daily', duration: '3 days' }],
+      },
     });
 
     const page = await newPage();
@@ -224,7 +238,9 @@ describe('web app in Chromium', () => {
     await page.getByLabel('Authenticator code').fill(code);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    await expect.poll(() => page.locator('.tile[data-status="PHARMACIST_COMPLETED"] .tile-number').textContent()).toBe('1');
+    await expect
+      .poll(() => page.locator('.tile[data-status="PHARMACIST_COMPLETED"] .tile-number').textContent())
+      .toBe('1');
     await shot(page, 'admin-dashboard');
 
     await page.getByRole('link', { name: 'Approvals', exact: true }).click();
@@ -252,8 +268,14 @@ describe('web app in Chromium', () => {
     await signIn(page, patient);
     await page.getByRole('heading', { name: 'My scans' }).waitFor();
     // End the session on the server (as expiry or an admin would): the tokens in the browser are now dead.
-    const token = await page.evaluate(() => (JSON.parse(localStorage.getItem('scanflow.session') ?? '{}') as { accessToken: string }).accessToken);
-    const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${token}` } });
+    const token = await page.evaluate(
+      () => (JSON.parse(localStorage.getItem('scanflow.session') ?? '{}') as { accessToken: string }).accessToken,
+    );
+    const out = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(out.statusCode).toBe(204);
     await page.reload();
     await page.getByText('Your session has expired. Please sign in again.').waitFor();
@@ -279,5 +301,85 @@ describe('web app in Chromium', () => {
     await shot(page, 'register-tablet');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByText(/An administrator will verify your licence/).waitFor();
+  });
+
+  it('a user enrols an authenticator from the QR page, signs out, and then needs a code to sign in', async () => {
+    const org = uniqueSlug();
+    const patient = await createUser(t, org, 'patient');
+    const page = await newPage();
+    await signIn(page, patient);
+    await page.getByRole('heading', { name: 'My scans' }).waitFor();
+    await page.getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    const qr = page.getByRole('img', { name: /QR code/ });
+    await qr.waitFor();
+    expect(await qr.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+    await shot(page, 'totp-enrolment');
+    await page.getByLabel('Code from the app').fill(await generate({ secret }));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Your authenticator is set up.').waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Scanflow' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+    await signIn(page, patient);
+    await page.getByLabel('Authenticator code').fill('000000');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    expect(await page.getByRole('alert').textContent()).toMatch(/code/i);
+    await page
+      .getByLabel('Authenticator code')
+      .fill(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'My scans' }).waitFor();
+  });
+
+  it('two tabs with an expired access token refresh once between them and both stay signed in', async () => {
+    const org = uniqueSlug();
+    const patient = await createUser(t, org, 'patient');
+    const first = await newPage();
+    await signIn(first, patient);
+    await first.getByRole('heading', { name: 'My scans' }).waitFor();
+    const second = await first.context().newPage();
+    await second.goto('/');
+    await second.getByRole('heading', { name: 'My scans' }).waitFor();
+    // Make both tabs believe the access token is about to expire: each will try to refresh at once.
+    await first.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem('scanflow.session')!) as { accessExpiresAt: number };
+      session.accessExpiresAt = 0;
+      localStorage.setItem('scanflow.session', JSON.stringify(session));
+    });
+    const refreshes: string[] = [];
+    for (const p of [first, second]) {
+      p.on('response', (r) => {
+        if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(String(r.status()));
+      });
+    }
+    await Promise.all([first.reload(), second.reload()]);
+    await first.getByRole('heading', { name: 'My scans' }).waitFor();
+    await second.getByRole('heading', { name: 'My scans' }).waitFor();
+    await expect.poll(() => first.locator('.tile-number').first().textContent()).toBe('0');
+    expect(refreshes).toEqual(['200']);
+    // And the session still works afterwards in both.
+    await second.reload();
+    await second.getByRole('heading', { name: 'Upload scans' }).waitFor();
+    expect(await second.getByRole('heading', { name: 'Sign in to Scanflow' }).count()).toBe(0);
+  });
+
+  it('a doctor of another organisation cannot open a case by its URL', async () => {
+    const [patient, stranger] = await Promise.all([
+      createUser(t, uniqueSlug(), 'patient'),
+      createUser(t, uniqueSlug(), 'doctor'),
+    ]);
+    const scanId = await uploadAs(patient, await pngBytes(), 'mine.png');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId }, aiResult('HIGH', 0.9));
+    const page = await newPage();
+    await signIn(page, stranger);
+    await page.getByRole('heading', { name: 'Worklist' }).waitFor();
+    await page.goto(`/scans/${scanId}`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/not found|not allowed|permission/i);
+    expect(await page.locator('.ai-panel').count()).toBe(0);
   });
 });

@@ -61,7 +61,7 @@ export function CaseView({ id }: { id: string }) {
       {message && <Alert kind="success">{message}</Alert>}
       <Steps status={scan.status} />
       <div className="case-grid">
-        <div className="case-main">
+        <div className="case-image">
           <ScanImage scan={scan} />
           {scan.dicom && Object.keys(scan.dicom).length > 0 && (
             <details className="card">
@@ -76,10 +76,6 @@ export function CaseView({ id }: { id: string }) {
               </dl>
             </details>
           )}
-          <section className="card" aria-labelledby="timeline-title">
-            <h2 id="timeline-title">Timeline</h2>
-            <Timeline entries={scan.timeline} />
-          </section>
         </div>
         <div className="case-side">
           {clinician && <AiPanel ai={scan.ai} />}
@@ -140,6 +136,10 @@ export function CaseView({ id }: { id: string }) {
             </>
           )}
         </div>
+        <section className="card case-history" aria-labelledby="timeline-title">
+          <h2 id="timeline-title">Timeline</h2>
+          <Timeline entries={scan.timeline} />
+        </section>
       </div>
     </div>
   );
