@@ -58,7 +58,7 @@ function preprocess(v) {
 function auroc(y, s) {
   const idx = s.map((v, i) => i).sort((a, b) => s[a] - s[b]);
   const ranks = new Array(s.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && s[idx[j + 1]] === s[idx[i]]) j++;
     for (let k = i; k <= j; k++) ranks[idx[k]] = (i + j) / 2 + 1;
@@ -82,7 +82,10 @@ const inputs = [];
 for (const it of items) inputs.push(preprocess(await loadGrey(join(dir, 'eval', it.image))));
 const masks = [];
 for (const it of items) {
-  const { data } = await sharp(join(dir, 'eval', it.mask)).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(join(dir, 'eval', it.mask))
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   masks.push(data);
 }
 

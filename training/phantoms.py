@@ -26,6 +26,7 @@ LABELS = ["nodule", "consolidation", "pleural_effusion", "pneumothorax", "cardio
 DISPLAY = ["Nodule", "Consolidation", "Pleural effusion", "Pneumothorax", "Cardiomegaly"]
 NL = len(LABELS)
 PREVALENCE = 0.25  # each finding independently; ~24% of phantoms are normal
+MIN_AREA = 0.0015  # consolidation/effusion/pneumothorax masks smaller than this are not positives
 
 # Preprocessing shared by training, evaluation and the server (see manifest.json).
 P_LOW, P_HIGH = 1.0, 99.0
@@ -315,6 +316,12 @@ def generate(n: int, size: int = 128, seed: int = 0, force: torch.Tensor | None 
     lo = _v(U(-0.35, -0.15))
     hi = _v(U(2.4, 3.2))
     raw = ((D - lo) / (hi - lo)).clamp(0, 1) ** _v(U(0.75, 1.3))
+    # a finding drawn (almost) entirely outside the lung is not visible: it is not a positive
+    area = masks.flatten(2).float().mean(2)  # fraction of the image
+    for k in (1, 2, 3):
+        drop = (labels[:, k] > 0) & (area[:, k] < MIN_AREA)
+        labels[drop, k] = 0
+        masks[drop, k] = False
     return Batch(raw=raw.unsqueeze(1).contiguous(), masks=masks, labels=labels)
 
 

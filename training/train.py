@@ -191,11 +191,15 @@ def export(net, thr):
     m = Exported(net)
     path = os.path.join(MODEL_DIR, "model.onnx")
     dummy = torch.randn(2, 1, SIZE, SIZE)
+    import inspect
+
+    # PyTorch >= 2.5 may default to the dynamo exporter (external weights file): ask for the classic one
+    extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(m, dummy, path, opset_version=13, input_names=["image"],
                       output_names=["logits", "features", "embedding"],
                       dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"},
                                     "features": {0: "batch"}, "embedding": {0: "batch"}},
-                      do_constant_folding=True)
+                      do_constant_folding=True, **extra)
     mo = onnx.load(path)
     onnx.checker.check_model(mo, full_check=True)
     print("ONNX ok:", path, os.path.getsize(path), "bytes", flush=True)
