@@ -15,24 +15,24 @@ const state = (size: number, t = tree): WitnessState => ({ origin: ORIGIN, size,
 
 describe('decideCosign', () => {
   it('cosigns a consistent extension and returns the new state', () => {
-    const d = decideCosign(state(10), cp(25), 10, tree.consistencyProof(10, 25));
+    const d = decideCosign(state(10), cp(25), tree.consistencyProof(10, 25));
     expect(d).toEqual({ decision: 'cosign', state: state(25) });
   });
 
   it('trusts the first checkpoint it sees (old size 0, empty proof)', () => {
-    expect(decideCosign(undefined, cp(7), 0, [])).toEqual({ decision: 'cosign', state: state(7) });
-    expect(decideCosign(undefined, cp(7), 0, tree.consistencyProof(1, 7))).toMatchObject({
+    expect(decideCosign(undefined, cp(7), [])).toEqual({ decision: 'cosign', state: state(7) });
+    expect(decideCosign(undefined, cp(7), tree.consistencyProof(1, 7))).toMatchObject({
       reason: 'bad-proof',
       httpStatus: 422,
     });
   });
 
   it('re-cosigns the same checkpoint', () => {
-    expect(decideCosign(state(10), cp(10), 10, [])).toMatchObject({ decision: 'cosign' });
+    expect(decideCosign(state(10), cp(10), [])).toMatchObject({ decision: 'cosign' });
   });
 
   it('flags a smaller tree as a split view', () => {
-    expect(decideCosign(state(30), cp(20), 20, [])).toMatchObject({
+    expect(decideCosign(state(30), cp(20), [], 20)).toMatchObject({
       decision: 'refuse',
       reason: 'split-view',
       splitView: true,
@@ -42,16 +42,16 @@ describe('decideCosign', () => {
   });
 
   it('flags the same size with a different root as a split view', () => {
-    expect(decideCosign(state(30), cp(30, forked), 30, [])).toMatchObject({ reason: 'split-view', splitView: true });
+    expect(decideCosign(state(30), cp(30, forked), [])).toMatchObject({ reason: 'split-view', splitView: true });
   });
 
   it('refuses a fork that the proof cannot bridge, without calling it a split view', () => {
-    const d = decideCosign(state(25), cp(40, forked), 25, forked.consistencyProof(25, 40));
+    const d = decideCosign(state(25), cp(40, forked), forked.consistencyProof(25, 40));
     expect(d).toMatchObject({ decision: 'refuse', reason: 'bad-proof', splitView: false, httpStatus: 422 });
   });
 
   it('answers a stale old size with a conflict and its current size', () => {
-    expect(decideCosign(state(25), cp(40), 10, tree.consistencyProof(10, 40))).toMatchObject({
+    expect(decideCosign(state(25), cp(40), tree.consistencyProof(10, 40), 10)).toMatchObject({
       reason: 'conflict',
       httpStatus: 409,
       currentSize: 25,
@@ -60,18 +60,17 @@ describe('decideCosign', () => {
   });
 
   it('rejects bad requests', () => {
-    expect(decideCosign(state(5), cp(10), 11, [])).toMatchObject({ reason: 'bad-request', httpStatus: 400 });
+    expect(decideCosign(state(5), cp(10), [], 11)).toMatchObject({ reason: 'bad-request', httpStatus: 400 });
     expect(
       decideCosign(
         state(5),
         cp(10),
-        5,
         Array.from({ length: 64 }, () => new Uint8Array(32)),
       ),
     ).toMatchObject({
       reason: 'bad-request',
     });
-    expect(decideCosign({ ...state(5), origin: 'other' }, cp(10), 5, [])).toMatchObject({ reason: 'unknown-origin' });
+    expect(decideCosign({ ...state(5), origin: 'other' }, cp(10), [])).toMatchObject({ reason: 'unknown-origin' });
   });
 });
 

@@ -70,15 +70,16 @@ function refuse(reason: WitnessRefusal, detail: string, currentSize?: number): W
 
 /**
  * Decides whether to cosign `next`, already known to be signed by the log, given the witness's
- * state for its origin (undefined if it never cosigned one: the proof must then be from size 0,
- * i.e. empty, and the first checkpoint is trusted on first use) and the client's claimed old size
- * and consistency proof from it.
+ * state for its origin (undefined if it never cosigned one: the first checkpoint is then trusted
+ * on first use, with an empty proof) and a consistency proof from the last cosigned size.
+ * `oldSize` is the size the client believes the witness is at (tlog-witness "old" line); it
+ * defaults to the witness's own, for callers that fetch the proof after reading the state.
  */
 export function decideCosign(
   last: WitnessState | undefined,
   next: Checkpoint,
-  oldSize: number,
   proof: readonly Uint8Array[],
+  oldSize: number = last?.size ?? 0,
 ): WitnessDecision {
   if (last !== undefined && last.origin !== next.origin) {
     return refuse('unknown-origin', `state is for ${last.origin}, checkpoint is for ${next.origin}`);
@@ -154,7 +155,7 @@ export function addCheckpoint(args: {
   if (opened.checkpoint.origin !== args.origin) {
     return refuse('unknown-origin', `unknown origin ${JSON.stringify(opened.checkpoint.origin)}`);
   }
-  const d = decideCosign(args.state, opened.checkpoint, args.oldSize, args.proof);
+  const d = decideCosign(args.state, opened.checkpoint, args.proof, args.oldSize);
   if (d.decision === 'refuse') return d;
   const signature = args.cosigner.sign(opened.text);
   const line = { name: args.cosigner.name, keyId: args.cosigner.keyId, signature };
