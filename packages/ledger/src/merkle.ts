@@ -138,7 +138,6 @@ export function inclusionProof(index: number, size: number, source: SubtreeSourc
   assertSize(size, 'size');
   if (index >= size) throw new RangeError(`index ${index} is not in a tree of size ${size}`);
   if (size > source.size) throw new RangeError(`size ${size} exceeds the ${source.size} leaves available`);
-  const path: Uint8Array[] = [];
   // Iterative form of PATH(m, D[start:end]): descend towards m, collecting the sibling of each
   // step; the RFC lists siblings from the leaf upwards, so we reverse at the end.
   let start = 0;
@@ -154,8 +153,7 @@ export function inclusionProof(index: number, size: number, source: SubtreeSourc
       start = start + k;
     }
   }
-  for (let i = siblings.length - 1; i >= 0; i--) path.push(siblings[i] as Uint8Array);
-  return path;
+  return siblings.reverse();
 }
 
 /** RFC 9162 §2.1.4.1 PROOF(m, D[0:n]): the consistency proof from `size1` to `size2`. */
