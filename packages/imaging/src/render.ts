@@ -92,9 +92,26 @@ export function displayPixels(
     map = windowFunction(window, 'LINEAR');
   }
   const invert = image.invertForDisplay;
-  for (let i = 0; i < len; i++) {
-    const y = Math.round(map(src[start + i] ?? 0) * 255);
-    data[i] = invert ? 255 - y : y;
+  const toByte = (x: number): number => {
+    const y = Math.round(map(x) * 255);
+    return invert ? 255 - y : y;
+  };
+  // Integer pixels: evaluate the VOI function once per distinct value through a lookup table.
+  let lo = Infinity;
+  let hi = -Infinity;
+  if (!(src instanceof Float32Array)) {
+    for (let i = start; i < start + len; i++) {
+      const v = src[i] ?? 0;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (hi >= lo && hi - lo <= 1 << 20) {
+    const table = new Uint8Array(hi - lo + 1);
+    for (let v = lo; v <= hi; v++) table[v - lo] = toByte(v);
+    for (let i = 0; i < len; i++) data[i] = table[(src[start + i] ?? 0) - lo] ?? 0;
+  } else {
+    for (let i = 0; i < len; i++) data[i] = toByte(src[start + i] ?? 0);
   }
   return { data, channels: 1, ...(window ? { window } : {}), windowSource: source };
 }

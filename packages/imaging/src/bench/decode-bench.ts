@@ -1,0 +1,132 @@
+/**
+ * Decode benchmark (issue 3, "Measured"): decode time per transfer syntax and size, on synthetic
+ * images transcoded with DCMTK (and JPEG 2000 encoded with dcmjs-codecs, as DCMTK has no J2K
+ * encoder). Not part of the package's pure API: it runs external tools. Use:
+ *   node --import tsx packages/imaging/src/bench/decode-bench.ts
+ */
+import { pathToFileURL } from 'node:url';
+import dcmjsCodecs from 'dcmjs-codecs';
+import { initCodecs } from '../codecs/wasm.ts';
+import { decodeImage } from '../decode.ts';
+import { renderDisplayPng } from '../render.ts';
+import { concat, delimiter, encodeExplicit, imageDataset, item, part10 } from '../testing/dicom-writer.ts';
+import type { SyntheticSpec } from '../testing/fixtures.ts';
+import { dcmtk, syntheticDicom } from '../testing/fixtures.ts';
+
+export interface DecodeBenchRow {
+  image: string;
+  transferSyntax: string;
+  bytes: number;
+  decodeMs: number;
+  renderMs: number;
+}
+
+const SIZES: [string, SyntheticSpec][] = [
+  [
+    '512² 16-bit',
+    { rows: 512, columns: 512, frames: 1, bitsAllocated: 16, bitsStored: 12, signed: false, samplesPerPixel: 1 },
+  ],
+  [
+    '2048² 16-bit',
+    { rows: 2048, columns: 2048, frames: 1, bitsAllocated: 16, bitsStored: 16, signed: true, samplesPerPixel: 1 },
+  ],
+  [
+    '512² × 20 frames 8-bit',
+    { rows: 512, columns: 512, frames: 20, bitsAllocated: 8, bitsStored: 8, signed: false, samplesPerPixel: 1 },
+  ],
+];
+
+const SYNTAXES: [string, string, string[], (s: SyntheticSpec) => boolean][] = [
+  ['Explicit VR LE', '', [], () => true],
+  ['Implicit VR LE', 'dcmconv', ['+ti'], () => true],
+  ['Explicit VR BE', 'dcmconv', ['+tb'], () => true],
+  ['Deflate', 'dcmconv', ['+td'], () => true],
+  ['RLE', 'dcmcrle', [], () => true],
+  ['JPEG baseline', 'dcmcjpeg', ['+eb'], (s) => s.bitsStored === 8],
+  ['JPEG extended 12-bit', 'dcmcjpeg', ['+ee'], (s) => s.bitsStored === 12],
+  ['JPEG lossless SV1', 'dcmcjpeg', ['+e1'], () => true],
+  ['JPEG-LS lossless', 'dcmcjpls', [], () => true],
+];
+
+/** JPEG 2000 lossless through dcmjs-codecs' encoder, one fragment per frame (PS3.5 A.4). */
+async function jpeg2000(spec: SyntheticSpec, file: Uint8Array): Promise<Uint8Array> {
+  await initCodecs();
+  const { NativeCodecs, Context } = dcmjsCodecs;
+  const frameBytes = spec.rows * spec.columns * (spec.bitsAllocated / 8);
+  const pixelStart = file.length - frameBytes * spec.frames;
+  const frames: Uint8Array[] = [];
+  for (let f = 0; f < spec.frames; f++) {
+    const ctx = new Context({
+      width: spec.columns,
+      height: spec.rows,
+      bitsAllocated: spec.bitsAllocated,
+      bitsStored: spec.bitsStored,
+      samplesPerPixel: 1,
+      pixelRepresentation: spec.signed ? 1 : 0,
+      planarConfiguration: 0,
+      photometricInterpretation: 'MONOCHROME2',
+      decodedBuffer: file.slice(pixelStart + f * frameBytes, pixelStart + (f + 1) * frameBytes),
+    });
+    const encoded = NativeCodecs.encodeJpeg2000(ctx, { lossy: false }).getEncodedBuffer();
+    if (!encoded) throw new Error('JPEG 2000 encoding failed');
+    frames.push(encoded.length % 2 ? concat([encoded, new Uint8Array(1)]) : encoded);
+  }
+  const ds = imageDataset({
+    rows: spec.rows,
+    columns: spec.columns,
+    frames: spec.frames,
+    bitsAllocated: spec.bitsAllocated,
+    bitsStored: spec.bitsStored,
+    pixelRepresentation: spec.signed ? 1 : 0,
+    pixels: new Uint8Array(),
+  });
+  return part10(
+    concat([
+      ds.subarray(0, ds.length - 12),
+      encodeExplicit({ tag: 0x7fe00010, vr: 'OB', value: new Uint8Array(), undefinedLength: true }),
+      item(new Uint8Array()),
+      ...frames.map((f) => item(f)),
+      delimiter('sequence'),
+    ]),
+    '1.2.840.10008.1.2.4.90',
+  );
+}
+
+async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
+  await fn(); // warm-up
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await fn();
+  return (performance.now() - started) / runs;
+}
+
+export async function benchDecode(runs = 3): Promise<DecodeBenchRow[]> {
+  const limits = { maxPixels: 50_000_000, maxDimension: 8192 };
+  const rows: DecodeBenchRow[] = [];
+  for (const [image, spec] of SIZES) {
+    const { file } = syntheticDicom(spec, 1);
+    const inputs: [string, Uint8Array][] = [];
+    for (const [name, tool, args, applies] of SYNTAXES) {
+      if (applies(spec)) inputs.push([name, tool ? dcmtk(tool, args, file) : file]);
+    }
+    inputs.push(['JPEG 2000 lossless', await jpeg2000(spec, file)]);
+    for (const [transferSyntax, bytes] of inputs) {
+      const decoded = await decodeImage(bytes, limits);
+      const decodeMs = await time(() => decodeImage(bytes, limits), runs);
+      const renderMs = await time(() => renderDisplayPng(decoded, { maxSize: 256 }), runs);
+      rows.push({ image, transferSyntax, bytes: bytes.length, decodeMs, renderMs });
+    }
+  }
+  return rows;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  const rows = await benchDecode();
+  console.log('| image | transfer syntax | file bytes | decode ms | thumbnail ms |');
+  console.log('| --- | --- | ---: | ---: | ---: |');
+  for (const r of rows) {
+    console.log(
+      `| ${r.image} | ${r.transferSyntax} | ${r.bytes} | ${r.decodeMs.toFixed(1)} | ${r.renderMs.toFixed(1)} |`,
+    );
+  }
+}
