@@ -166,6 +166,48 @@ describe('upload', () => {
   });
 });
 
+describe('display renditions', () => {
+  it('renders a DICOM scan as an 8-bit PNG: full size, thumbnail, and a chosen window', async () => {
+    const patient = await createUser(t, uniqueSlug(), 'patient');
+    const res = await upload(patient, [{ name: 'ct.dcm', bytes: dicomBytes({ rows: 64, columns: 48 }) }]);
+    const id = res.json().scans[0].id as string;
+    const full = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/rendition`, headers: bearer(patient) });
+    expect(full.statusCode, full.body).toBe(200);
+    expect(full.headers['content-type']).toBe('image/png');
+    expect(full.rawPayload.subarray(1, 4).toString()).toBe('PNG');
+    expect([full.headers['x-image-width'], full.headers['x-image-height']]).toEqual(['48', '64']);
+    const thumb = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${id}/rendition?maxSize=16`,
+      headers: bearer(patient),
+    });
+    expect(thumb.headers['x-image-height']).toBe('16');
+    const windowed = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${id}/rendition?wc=100&ww=50`,
+      headers: bearer(patient),
+    });
+    expect(windowed.headers['x-window-source']).toBe('request');
+    expect(windowed.rawPayload.equals(full.rawPayload)).toBe(false);
+    const noFrame = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${id}/rendition?frame=3`,
+      headers: bearer(patient),
+    });
+    expect(noFrame.statusCode).toBe(400);
+    const half = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${id}/rendition?wc=100`,
+      headers: bearer(patient),
+    });
+    expect(half.statusCode).toBe(400);
+    const other = await createUser(t, uniqueSlug(), 'doctor');
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/rendition`, headers: bearer(other) })).statusCode,
+    ).toBe(404);
+  });
+});
+
 describe('integrity', () => {
   it('re-checks the SHA-256 on every read and flags a scan whose bytes changed', async () => {
     const org = uniqueSlug();

@@ -16,6 +16,7 @@ import type { AppContext } from '../context.ts';
 import { AuthService } from '../services/auth-service.ts';
 import { ScanService } from '../services/scan-service.ts';
 import { UserService } from '../services/user-service.ts';
+import { RenditionService } from '../services/rendition-service.ts';
 import { handleError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import type { AuditTarget } from './request-context.ts';
@@ -30,6 +31,7 @@ export interface Services {
   auth: AuthService;
   scans: ScanService;
   users: UserService;
+  renditions: RenditionService;
 }
 
 export type App = FastifyInstance;
@@ -61,10 +63,12 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   const metrics = new Metrics();
   app.decorate('ctx', ctx);
   app.decorate('metrics', metrics);
+  const scans = new ScanService(ctx);
   app.decorate('services', {
     auth: new AuthService(ctx),
-    scans: new ScanService(ctx),
+    scans,
     users: new UserService(ctx),
+    renditions: new RenditionService(ctx, scans),
   });
   app.decorateRequest('session', null);
   app.decorateRequest('auditTarget', null as unknown as AuditTarget);

@@ -359,11 +359,14 @@ export class ScanService {
     });
   }
 
-  /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
-  async readImage(
+  /**
+   * Access to a scan's stored bytes: the policy is asked first, and `load` decrypts and re-checks
+   * the recorded SHA-256, flagging the scan if they no longer match (SPEC L3).
+   */
+  async openImage(
     session: AuthenticatedSession,
     id: string,
-  ): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
+  ): Promise<{ sha256: string; mediaType: string; filename: string; load: () => Promise<Buffer> }> {
     this.assertClinicalAccess(session.actor);
     const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const found = await findScan(tx, id);
@@ -371,17 +374,33 @@ export class ScanService {
       deny(decide(session.actor, 'scan.read', scanResource(found)));
       return found;
     });
-    try {
-      const bytes = await this.ctx.blobs.get(row.blob_sha256);
-      return { bytes, mediaType: row.media_type, filename: `scan-${row.id}.${extensionOf(row.format)}` };
-    } catch (error) {
-      if (!(error instanceof IntegrityError)) throw error;
-      await flagIntegrityFailure(this.ctx, row, error.message);
-      throw new AppError(
-        'integrity_failure',
-        'The stored image failed its integrity check. The case has been flagged.',
-      );
-    }
+    const load = async () => {
+      try {
+        return await this.ctx.blobs.get(row.blob_sha256);
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+        await flagIntegrityFailure(this.ctx, row, error.message);
+        throw new AppError(
+          'integrity_failure',
+          'The stored image failed its integrity check. The case has been flagged.',
+        );
+      }
+    };
+    return {
+      sha256: row.blob_sha256,
+      mediaType: row.media_type,
+      filename: `scan-${row.id}.${extensionOf(row.format)}`,
+      load,
+    };
+  }
+
+  /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
+  async readImage(
+    session: AuthenticatedSession,
+    id: string,
+  ): Promise<{ bytes: Buffer; mediaType: string; filename: string }> {
+    const image = await this.openImage(session, id);
+    return { bytes: await image.load(), mediaType: image.mediaType, filename: image.filename };
   }
 
   async transition(

@@ -168,6 +168,50 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  app.get(
+    '/:id/rendition',
+    {
+      config: { audit: 'scan.rendition_read' },
+      schema: {
+        tags: ['scans'],
+        summary: 'An 8-bit PNG for display: a frame, a window (centre and width), full size or a thumbnail',
+        description: 'Without a window, the one in the file (or its VOI LUT) is used, else a robust automatic window.',
+        params: Type.Object({ id: Uuid }),
+        querystring: Type.Object({
+          frame: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+          maxSize: Type.Optional(Type.Integer({ minimum: 16, maximum: 16_384, description: 'Longest side in pixels' })),
+          wc: Type.Optional(Type.Number({ description: 'Window centre (in modality units, e.g. HU)' })),
+          ww: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Window width' })),
+        }),
+        response: { 200: Type.Any({ description: 'image/png' }), ...errorReplies(400, 401, 403, 404, 409, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      if ((q.wc === undefined) !== (q.ww === undefined)) {
+        throw new AppError('validation_failed', 'Give both wc and ww, or neither');
+      }
+      const rendition = await app.services.renditions.render(sessionOf(request), request.params.id, {
+        frame: q.frame,
+        maxSize: q.maxSize,
+        windowCenter: q.wc,
+        windowWidth: q.ww,
+      });
+      const headers: Record<string, string> = {
+        'content-type': 'image/png',
+        'cache-control': 'private, max-age=300',
+        'x-image-width': String(rendition.width),
+        'x-image-height': String(rendition.height),
+        'x-window-source': rendition.windowSource,
+      };
+      if (rendition.window) {
+        headers['x-window-center'] = String(rendition.window.center);
+        headers['x-window-width'] = String(rendition.window.width);
+      }
+      return reply.headers(headers).send(Buffer.from(rendition.png));
+    },
+  );
+
   app.post(
     '/:id/transitions',
     {
