@@ -198,6 +198,22 @@ describe.skipIf(!hasDcmtk())('decodeImage on DCMTK transcodes', () => {
     }
   }
 
+  it('big endian 8-bit pixels held in OW are un-swapped (PS3.5 6.2)', async () => {
+    const spec: SyntheticSpec = {
+      rows: 5,
+      columns: 6,
+      frames: 1,
+      bitsAllocated: 8,
+      bitsStored: 8,
+      signed: false,
+      samplesPerPixel: 1,
+      pixelVr: 'OW',
+    };
+    const { file, values } = syntheticDicom(spec, 9);
+    const img = await decode(dcmtk('dcmconv', ['+tb'], file));
+    expect(Array.from(img.pixels)).toEqual(values);
+  });
+
   it('JPEG-LS near-lossless stays within its NEAR bound of 2', async () => {
     const spec = SPECS[1]![1];
     const { file } = syntheticDicom(spec, 3);

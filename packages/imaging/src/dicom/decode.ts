@@ -130,7 +130,10 @@ async function decodeStored(
 
   if (ts.kind === 'native') {
     if (pixelData.fragments) throw corrupt('The pixel data is encapsulated but the transfer syntax is uncompressed.');
-    const value = ds.bytes.subarray(pixelData.offset, pixelData.offset + pixelData.length);
+    let value = ds.bytes.subarray(pixelData.offset, pixelData.offset + pixelData.length);
+    // OW is a stream of 16-bit words (PS3.5 6.2), so in big endian 8-bit or 1-bit samples held in
+    // OW arrive with each byte pair swapped; undo that before reading bytes in order.
+    if (!ds.littleEndian && pixelData.vr === 'OW' && h.bitsAllocated <= 8) value = swapPairs(value);
     if (h.bitsAllocated === 1) {
       readBits(value, 0, samplesPerFrame * h.frames, out as Uint8Array, 0);
       return out;
@@ -235,5 +238,15 @@ function applyModality(stored: PixelArray, h: ImagePixelHeader, transforms: Moda
       for (let i = start; i < end; i++) out[i] = (stored[i] ?? 0) * t.slope + t.intercept;
     }
   }
+  return out;
+}
+
+function swapPairs(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i + 1 < bytes.length; i += 2) {
+    out[i] = bytes[i + 1] ?? 0;
+    out[i + 1] = bytes[i] ?? 0;
+  }
+  if (bytes.length % 2) out[bytes.length - 1] = bytes[bytes.length - 1] ?? 0;
   return out;
 }

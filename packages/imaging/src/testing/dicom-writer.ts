@@ -94,6 +94,7 @@ export interface SimpleImage {
   pixels?: Uint8Array;
   extra?: Element[];
   bitsStored?: number;
+  pixelVr?: 'OB' | 'OW';
 }
 
 /** A minimal explicit VR little endian image data set, elements in ascending tag order. */
@@ -123,6 +124,6 @@ export function imageDataset(img: SimpleImage): Uint8Array {
   ].sort((a, b) => a.tag - b.tag);
   return concat([
     ...elements.map((e) => encodeExplicit(e)),
-    encodeExplicit(ob(0x7fe00010, pixels, bits > 8 ? 'OW' : 'OB')),
+    encodeExplicit(ob(0x7fe00010, pixels, img.pixelVr ?? (bits > 8 ? 'OW' : 'OB'))),
   ]);
 }

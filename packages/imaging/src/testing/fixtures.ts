@@ -44,6 +44,7 @@ export interface SyntheticSpec {
   samplesPerPixel: 1 | 3;
   photometric?: string;
   extra?: Element[];
+  pixelVr?: 'OB' | 'OW';
 }
 
 /** Stored sample values of a synthetic image, frames × rows × columns × samples. */
@@ -85,6 +86,7 @@ export function syntheticDicom(spec: SyntheticSpec, seed = 1): { file: Uint8Arra
     pixelRepresentation: spec.signed ? 1 : 0,
     pixels: bytes,
     ...(spec.photometric ? { photometric: spec.photometric } : {}),
+    ...(spec.pixelVr ? { pixelVr: spec.pixelVr } : {}),
     extra: [...(spec.extra ?? []), text(0x0020000d, 'UI', '1.2.3.4.1'), text(0x0020000e, 'UI', '1.2.3.4.2')],
     bitsStored: spec.bitsStored,
   });
