@@ -1,6 +1,7 @@
 /** The shell: who is signed in decides the pages; every page sits inside an error boundary. */
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import type { Role } from '@scanflow/domain';
+import { api } from './api/client.ts';
 import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { Alert, Link } from './components/ui.tsx';
 import { match, navigate, useLocation } from './lib/router.ts';
@@ -93,10 +94,8 @@ function Page({ path }: { path: string }) {
     return (
       <div className="page narrow">
         <h1>Awaiting verification</h1>
-        <Alert kind="info">
-          An administrator has to verify your licence before you can see patient cases. Sign out and in again once you
-          have been told it is done.
-        </Alert>
+        <Alert kind="info">An administrator has to verify your licence before you can see patient cases.</Alert>
+        <CheckAgain />
       </div>
     );
   }
@@ -127,6 +126,25 @@ function Page({ path }: { path: string }) {
         There is nothing at this address. <Link to="/">Go to the start page</Link>
       </p>
     </div>
+  );
+}
+
+function CheckAgain() {
+  const [state, setState] = useState<'idle' | 'checking' | 'still'>('idle');
+  const check = () => {
+    setState('checking');
+    api.refreshUser().then(
+      () => setState('still'),
+      () => setState('still'),
+    );
+  };
+  return (
+    <p>
+      <button type="button" onClick={check} disabled={state === 'checking'}>
+        Check again
+      </button>{' '}
+      {state === 'still' && <span role="status">Not verified yet.</span>}
+    </p>
   );
 }
 

@@ -26,6 +26,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     [],
   );
 
+  // Check the stored session once on arrival: it may have ended (expired, signed out elsewhere),
+  // or the user's standing may have changed (a licence verified) since it was stored.
+  useEffect(() => {
+    if (readSession()) api.refreshUser().catch(() => undefined);
+  }, []);
+
   const value = useMemo<SessionState>(
     () => ({
       session,

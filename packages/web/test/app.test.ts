@@ -78,6 +78,26 @@ async function signIn(page: Page, user: TestUser): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Puts a session the harness already signed in straight into the browser's storage. */
+async function useSession(page: Page, user: TestUser): Promise<void> {
+  await page.goto('/');
+  await page.evaluate((session) => localStorage.setItem('scanflow.session', JSON.stringify(session)), {
+    accessToken: user.token,
+    refreshToken: user.refreshToken,
+    accessExpiresAt: Date.now() + 600_000,
+    user: {
+      id: user.id,
+      orgId: user.orgId,
+      role: user.role,
+      clinicianVerified: user.role !== 'patient',
+      totpEnabled: user.totpSecret !== null,
+      totpEnrolmentRequired: false,
+    },
+    email: user.email,
+  });
+  await page.reload();
+}
+
 async function uploadAs(patient: TestUser, bytes: Buffer, name: string): Promise<string> {
   const body = multipart([{ name, bytes }]);
   const response = await t.app.inject({
@@ -250,7 +270,7 @@ describe('web app in Chromium', () => {
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByText('Approved. The report is ready.').waitFor();
 
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
     await page.locator(`tr[data-user-email="${doctor.email}"]`).waitFor();
     await shot(page, 'admin-users');
     await page.getByRole('link', { name: 'Audit' }).click();
@@ -301,6 +321,28 @@ describe('web app in Chromium', () => {
     await shot(page, 'register-tablet');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByText(/An administrator will verify your licence/).waitFor();
+
+    // Signed in before verification: a clear holding page, which lets them in once verified.
+    await page.getByRole('link', { name: 'Go to sign in' }).click();
+    await signIn(page, { ...patient, email: `ada-${org}@example.test`, password: 'a-long-password-1' });
+    await page.getByRole('heading', { name: 'Awaiting verification' }).waitFor();
+    const admin = await createUser(t, org, 'admin');
+    const pending = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/admin/users?pending=true',
+      headers: bearer(admin),
+    });
+    const ada = pending
+      .json<{ items: { id: string; email: string }[] }>()
+      .items.find((u) => u.email === `ada-${org}@example.test`);
+    const verified = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/admin/users/${ada!.id}/verify`,
+      headers: bearer(admin),
+    });
+    expect(verified.statusCode, verified.body).toBe(200);
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await page.getByRole('heading', { name: 'Worklist' }).waitFor();
   });
 
   it('a user enrols an authenticator from the QR page, signs out, and then needs a code to sign in', async () => {
@@ -381,5 +423,62 @@ describe('web app in Chromium', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/not found|not allowed|permission/i);
     expect(await page.locator('.ai-panel').count()).toBe(0);
+  });
+
+  it('an admin verifies a registered clinician, disables a user, and a second admin signs in with an e-mailed code', async () => {
+    const org = uniqueSlug();
+    const [admin, other, patient] = await Promise.all([
+      createUser(t, org, 'admin'),
+      createUser(t, org, 'admin'),
+      createUser(t, org, 'patient'),
+    ]);
+    const doctorEmail = `new-doctor-${org}@example.test`;
+    const registered = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: {
+        organisation: org,
+        email: doctorEmail,
+        password: 'a-long-password-2',
+        name: 'Dr New',
+        role: 'doctor',
+        licenceNumber: 'L-99',
+        licenceJurisdiction: 'UK',
+      },
+    });
+    expect(registered.statusCode, registered.body).toBe(201);
+
+    const page = await newPage();
+    await useSession(page, admin);
+    await page.getByRole('navigation').getByRole('link', { name: 'Clinicians' }).click();
+    const row = page.locator(`tr[data-user-email="${doctorEmail}"]`);
+    await row.waitFor();
+    await shot(page, 'admin-clinicians');
+    await row.getByRole('button', { name: /Verify licence/ }).click();
+    await row.getByText('✓ verified').waitFor();
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
+    const patientRow = page.locator(`tr[data-user-email="${patient.email}"]`);
+    await patientRow.getByRole('button', { name: /Disable/ }).click();
+    await patientRow.getByRole('button', { name: /Yes, disable/ }).click();
+    await patientRow.getByText('disabled').waitFor();
+
+    // The fallback second factor: a code by e-mail (read here from the outbox, as the mail would carry it).
+    const second = await newPage(TABLET);
+    await signIn(second, other);
+    await second.getByRole('button', { name: 'No authenticator? E-mail me a code' }).click();
+    await second.getByLabel('E-mailed code').waitFor();
+    const outbox = await t.app.inject({ method: 'GET', url: '/api/v1/admin/outbox', headers: bearer(admin) });
+    const mail = outbox
+      .json<{ items: { to: string; body: string }[] }>()
+      .items.find((m) => m.to === other.email && /sign-in code/.test(m.body));
+    const code = /code is (\d{6})/.exec(mail?.body ?? '')?.[1];
+    expect(code).toBeDefined();
+    await second.getByLabel('E-mailed code').fill(code!);
+    await second.getByRole('button', { name: 'Continue' }).click();
+    await second.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await second.getByRole('link', { name: 'Outbox' }).click();
+    await second.getByRole('table', { name: 'Outbox' }).waitFor();
+    await shot(second, 'admin-outbox-tablet');
   });
 });

@@ -351,6 +351,14 @@ export const api = {
       'GET',
       '/auth/me',
     ),
+  /** Re-reads who the user is (e.g. a licence verified since sign-in) into the stored session. */
+  async refreshUser(): Promise<void> {
+    const me = await api.me();
+    const current = readSession();
+    if (current && current.user.clinicianVerified !== me.clinicianVerified) {
+      writeSession({ ...current, user: { ...current.user, clinicianVerified: me.clinicianVerified } });
+    }
+  },
   beginTotpEnrolment: () => request<{ secret: string; otpauthUri: string }>('POST', '/auth/totp/enrol'),
   async confirmTotpEnrolment(code: string): Promise<void> {
     const result = await request<{ accessToken: string; expiresIn: number }>('POST', '/auth/totp/confirm', {
