@@ -5,13 +5,11 @@
  *   node --import tsx packages/imaging/src/bench/decode-bench.ts
  */
 import { pathToFileURL } from 'node:url';
-import dcmjsCodecs from 'dcmjs-codecs';
-import { initCodecs } from '../codecs/wasm.ts';
 import { decodeImage } from '../decode.ts';
 import { renderDisplayPng } from '../render.ts';
-import { concat, delimiter, encodeExplicit, imageDataset, item, part10 } from '../testing/dicom-writer.ts';
 import type { SyntheticSpec } from '../testing/fixtures.ts';
 import { dcmtk, syntheticDicom } from '../testing/fixtures.ts';
+import { encodeJpeg2000Dicom } from '../testing/jpeg2000.ts';
 
 export interface DecodeBenchRow {
   image: string;
@@ -48,50 +46,6 @@ const SYNTAXES: [string, string, string[], (s: SyntheticSpec) => boolean][] = [
   ['JPEG-LS lossless', 'dcmcjpls', [], () => true],
 ];
 
-/** JPEG 2000 lossless through dcmjs-codecs' encoder, one fragment per frame (PS3.5 A.4). */
-async function jpeg2000(spec: SyntheticSpec, file: Uint8Array): Promise<Uint8Array> {
-  await initCodecs();
-  const { NativeCodecs, Context } = dcmjsCodecs;
-  const frameBytes = spec.rows * spec.columns * (spec.bitsAllocated / 8);
-  const pixelStart = file.length - frameBytes * spec.frames;
-  const frames: Uint8Array[] = [];
-  for (let f = 0; f < spec.frames; f++) {
-    const ctx = new Context({
-      width: spec.columns,
-      height: spec.rows,
-      bitsAllocated: spec.bitsAllocated,
-      bitsStored: spec.bitsStored,
-      samplesPerPixel: 1,
-      pixelRepresentation: spec.signed ? 1 : 0,
-      planarConfiguration: 0,
-      photometricInterpretation: 'MONOCHROME2',
-      decodedBuffer: file.slice(pixelStart + f * frameBytes, pixelStart + (f + 1) * frameBytes),
-    });
-    const encoded = NativeCodecs.encodeJpeg2000(ctx, { lossy: false }).getEncodedBuffer();
-    if (!encoded) throw new Error('JPEG 2000 encoding failed');
-    frames.push(encoded.length % 2 ? concat([encoded, new Uint8Array(1)]) : encoded);
-  }
-  const ds = imageDataset({
-    rows: spec.rows,
-    columns: spec.columns,
-    frames: spec.frames,
-    bitsAllocated: spec.bitsAllocated,
-    bitsStored: spec.bitsStored,
-    pixelRepresentation: spec.signed ? 1 : 0,
-    pixels: new Uint8Array(),
-  });
-  return part10(
-    concat([
-      ds.subarray(0, ds.length - 12),
-      encodeExplicit({ tag: 0x7fe00010, vr: 'OB', value: new Uint8Array(), undefinedLength: true }),
-      item(new Uint8Array()),
-      ...frames.map((f) => item(f)),
-      delimiter('sequence'),
-    ]),
-    '1.2.840.10008.1.2.4.90',
-  );
-}
-
 async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
   await fn(); // warm-up
   const started = performance.now();
@@ -108,7 +62,7 @@ export async function benchDecode(runs = 3): Promise<DecodeBenchRow[]> {
     for (const [name, tool, args, applies] of SYNTAXES) {
       if (applies(spec)) inputs.push([name, tool ? dcmtk(tool, args, file) : file]);
     }
-    inputs.push(['JPEG 2000 lossless', await jpeg2000(spec, file)]);
+    inputs.push(['JPEG 2000 lossless', await encodeJpeg2000Dicom(spec, file)]);
     for (const [transferSyntax, bytes] of inputs) {
       const decoded = await decodeImage(bytes, limits);
       const decodeMs = await time(() => decodeImage(bytes, limits), runs);

@@ -5,6 +5,7 @@ import type { DecodedImage } from '../image.ts';
 import type { SyntheticSpec } from '../testing/fixtures.ts';
 import { dcmtk, hasDcmtk, hasPydicomFiles, readPydicom, syntheticDicom } from '../testing/fixtures.ts';
 import { ob, text, us } from '../testing/dicom-writer.ts';
+import { encodeJpeg2000Dicom } from '../testing/jpeg2000.ts';
 
 const LIMITS = { maxPixels: 20_000_000, maxDimension: 8192 };
 const decode = (bytes: Uint8Array): Promise<DecodedImage> => decodeImage(bytes, LIMITS);
@@ -239,6 +240,24 @@ describe.skipIf(!hasDcmtk())('decodeImage on DCMTK transcodes', () => {
       expect(rmsDiff(img.pixels, original.pixels)).toBeLessThan(0.05 * 2 ** spec.bitsStored);
     });
   }
+});
+
+describe('decodeImage on JPEG 2000 made by an encoder', () => {
+  it('decodes multi-frame JPEG 2000 lossless bit-exact (16-bit signed, 3 frames)', async () => {
+    const spec: SyntheticSpec = {
+      rows: 24,
+      columns: 30,
+      frames: 3,
+      bitsAllocated: 16,
+      bitsStored: 16,
+      signed: true,
+      samplesPerPixel: 1,
+    };
+    const { file, values } = syntheticDicom(spec, 4);
+    const img = await decode(await encodeJpeg2000Dicom(spec, file));
+    expect(img.frames).toBe(3);
+    expect(Array.from(img.pixels)).toEqual(values);
+  });
 });
 
 describe.skipIf(!hasPydicomFiles)('decodeImage on pydicom conformance files', () => {
