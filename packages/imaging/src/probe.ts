@@ -2,7 +2,7 @@ import type { BasicDicomTags } from './dicom/basic-tags.ts';
 import { readBasicTags } from './dicom/basic-tags.ts';
 import { readImagePixelHeader } from './dicom/image-header.ts';
 import { parseDicom } from './dicom/parse.ts';
-import { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './dicom/transfer-syntax.ts';
+import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedTransferSyntax } from './dicom/transfer-syntax.ts';
 import { emptyFile, ImagingError, unsupportedFormat } from './errors.ts';
 import type { ImageFormat } from './format.ts';
 import { FORMAT_NAMES, MEDIA_TYPES } from './format.ts';
@@ -26,13 +26,6 @@ export interface ImageProbe {
 export interface ProbeOptions {
   /** The format the sender declared (file name or media type); a mismatch is refused with 415. */
   expectedFormat?: ImageFormat;
-}
-
-export function unsupportedTransferSyntax(uid: string): ImagingError {
-  return new ImagingError(
-    'unsupported_transfer_syntax',
-    `The DICOM transfer syntax ${uid} (${transferSyntaxName(uid)}) is not supported.`,
-  );
 }
 
 /** Sniffs the format, refusing unknown content and content that contradicts the declared format. */

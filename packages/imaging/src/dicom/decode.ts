@@ -13,7 +13,6 @@ import { applyLut, readModalityTransform, readVoi } from '../pixel/lut.ts';
 import { applyPalette, readPalette } from '../pixel/palette.ts';
 import type { PixelArray, StoredLayout } from '../pixel/stored.ts';
 import { allocateStored, readBits, readStored } from '../pixel/stored.ts';
-import { unsupportedTransferSyntax } from '../probe.ts';
 import { readBasicTags } from './basic-tags.ts';
 import { encapsulatedFrames } from './frames.ts';
 import type { ImagePixelHeader } from './image-header.ts';
@@ -22,7 +21,7 @@ import type { DicomDataSet } from './parse.ts';
 import { parseDicom } from './parse.ts';
 import { Tags } from './tags.ts';
 import type { TransferSyntaxInfo } from './transfer-syntax.ts';
-import { SUPPORTED_TRANSFER_SYNTAXES } from './transfer-syntax.ts';
+import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedTransferSyntax } from './transfer-syntax.ts';
 import { getItems, getNumbers } from './values.ts';
 
 const GREY = new Set(['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR']);

@@ -1,3 +1,5 @@
+import { ImagingError } from '../errors.ts';
+
 /** Transfer syntaxes of PS3.5 section 10 and annex A, and how this package handles each. */
 export const TS = {
   ImplicitVRLittleEndian: '1.2.840.10008.1.2',
@@ -110,4 +112,11 @@ export function datasetEncoding(uid: string): { littleEndian: boolean; explicitV
     default:
       return { littleEndian: true, explicitVr: true, deflated: false };
   }
+}
+
+export function unsupportedTransferSyntax(uid: string): ImagingError {
+  return new ImagingError(
+    'unsupported_transfer_syntax',
+    `The DICOM transfer syntax ${uid} (${transferSyntaxName(uid)}) is not supported.`,
+  );
 }
