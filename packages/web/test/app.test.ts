@@ -190,8 +190,24 @@ describe('web app in Chromium', () => {
     expect(await page.locator('.disclaimer').textContent()).toContain('not a diagnosis');
     expect(await page.getByTestId('ai-top-finding').textContent()).toContain('Pneumothorax (91%)');
     expect(await page.locator('.ai-panel').textContent()).toContain('scanflow-cxr');
-    // The rendition endpoint may not exist yet: either the image or a placeholder, never a blank.
-    await page.locator('[data-testid="scan-image"], [data-testid="scan-image-placeholder"]').first().waitFor();
+    // The viewer: the server's PNG rendition, then a window typed in, and zoom.
+    const image = page.getByTestId('scan-image');
+    await image.waitFor();
+    await expect.poll(() => image.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(64);
+    await page.getByLabel('Level', { exact: true }).fill('1000');
+    await page.getByLabel('Width', { exact: true }).fill('2000');
+    await page.getByRole('form', { name: 'Window level' }).getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1000 · W 2000 (set)');
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    expect(await page.locator('.viewer-zoom').textContent()).toBe('125%');
+    await page.getByRole('button', { name: 'Fit' }).click();
+    // Dragging right and down widens the window and raises the level.
+    const box = (await page.locator('.viewer-viewport').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 64, box.y + box.height / 2 + 32, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1250 · W 3000 (set)');
 
     await page
       .getByRole('textbox', { name: 'Findings', exact: true })

@@ -312,6 +312,24 @@ export async function uploadScan(
 
 // ---------------------------------------------------------------- the calls
 
+export interface RenditionOptions {
+  frame?: number;
+  /** Longest side in pixels; leave out for full resolution. */
+  maxSize?: number;
+  /** Window centre and width, in modality units (e.g. HU); both or neither. */
+  wc?: number;
+  ww?: number;
+}
+
+export interface Rendition {
+  blob: Blob;
+  width: number | null;
+  height: number | null;
+  window: { center: number; width: number } | null;
+  /** 'file', 'request' or 'automatic'. */
+  windowSource: string | null;
+}
+
 export const api = {
   // auth
   async login(email: string, password: string): Promise<LoginResult> {
@@ -381,13 +399,25 @@ export const api = {
   getScan: (id: string) => request<ScanDetail>('GET', `/scans/${encodeURIComponent(id)}`),
   transition: (id: string, input: TransitionInput) =>
     request<ScanDetail>('POST', `/scans/${encodeURIComponent(id)}/transitions`, { body: input }),
-  /** A PNG rendition of one frame for display. */
-  async rendition(id: string, options: { frame?: number; maxSize?: number } = {}): Promise<Blob> {
+  /** A PNG rendition of one frame for display, with the window the server applied. */
+  async rendition(id: string, options: RenditionOptions = {}): Promise<Rendition> {
     const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/rendition${query(options)}`, {
       headers: { accept: 'image/png' },
     });
     if (!response.ok) throw await errorFrom(response);
-    return response.blob();
+    const number = (name: string) => {
+      const value = response.headers.get(name);
+      return value === null || value === '' ? null : Number(value);
+    };
+    const center = number('x-window-center');
+    const width = number('x-window-width');
+    return {
+      blob: await response.blob(),
+      width: number('x-image-width'),
+      height: number('x-image-height'),
+      window: center !== null && width !== null ? { center, width } : null,
+      windowSource: response.headers.get('x-window-source'),
+    };
   },
 
   // admin
