@@ -20,21 +20,28 @@ export interface Scope {
   dbRole: DbRole;
 }
 
-export async function bindScope(tx: Transaction, scope: Scope): Promise<void> {
-  // set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled connection
-  // never carries one request's identity into the next.
-  await tx.query(
-    `SELECT set_config('app.org', $1, true), set_config('app.user', $2, true),
-            set_config('app.role', $3, true), set_config('role', 'scanflow_app', true)`,
-    [scope.orgId, scope.userId ?? '', scope.dbRole],
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DB_ROLES: readonly DbRole[] = ['patient', 'doctor', 'pharmacist', 'admin', 'restricted', 'system'];
+
+/**
+ * The SQL that binds a scope. set_config(..., true) is SET LOCAL: it ends with the transaction, so
+ * a pooled connection never carries one request's identity into the next. The values are written
+ * into the SQL (so that binding costs no extra round trip) and are therefore checked to be exactly
+ * UUIDs and a known role first; anything else is refused, never quoted.
+ */
+export function scopePreamble(scope: Scope): string {
+  const user = scope.userId ?? '';
+  if (!UUID.test(scope.orgId) || (user !== '' && !UUID.test(user)) || !DB_ROLES.includes(scope.dbRole)) {
+    throw new Error('Refusing to bind a malformed scope');
+  }
+  return (
+    `SELECT set_config('app.org', '${scope.orgId}', true), set_config('app.user', '${user}', true), ` +
+    `set_config('app.role', '${scope.dbRole}', true), set_config('role', 'scanflow_app', true)`
   );
 }
 
 export function withScope<T>(db: Database, scope: Scope, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await bindScope(tx, scope);
-    return fn(tx);
-  });
+  return db.transaction(fn, scopePreamble(scope));
 }
 
 export function withSystem<T>(db: Database, fn: (tx: Transaction) => Promise<T>): Promise<T> {

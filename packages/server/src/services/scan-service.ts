@@ -316,6 +316,8 @@ export class ScanService {
     const order = actor.role === 'patient' ? 'newest' : 'queue';
     const rows = await withScope(this.ctx.db, scopeOf(session), (tx) =>
       listScans(tx, {
+        orgId: actor.orgId,
+        patientUserId: actor.role === 'patient' ? actor.userId : undefined,
         statuses,
         order,
         from: request.from,

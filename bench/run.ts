@@ -1,0 +1,257 @@
+/**
+ * `npm run bench`: measures the foundation on this machine, on embedded PGlite and (when a server
+ * answers at BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/scanflow_bench) on
+ * PostgreSQL. The server runs as its own process (`scanflow serve`), as in production; this
+ * process only generates load over loopback.
+ *
+ *   login rate            sign-ins per second (Argon2id verify + session + tokens)
+ *   upload throughput     MB/s of DICOM uploaded over HTTP, including probing, encryption, hashing
+ *   worklist latency      p50/p99 and requests/s with 100 concurrent clients over 100,000 scans
+ *
+ * Prints a table and writes bench/results/foundation-<timestamp>.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadConfig } from '../packages/server/src/config.ts';
+import { createContext } from '../packages/server/src/context.ts';
+import { UserService } from '../packages/server/src/services/user-service.ts';
+import { currentTotp } from '../packages/server/src/auth/totp.ts';
+import { dicomBytes } from '../packages/server/test/fixtures.ts';
+import { closedLoop, percentile, round } from './stats.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'packages/server/bin/scanflow.js');
+const SCANS = Number(process.env.BENCH_SCANS ?? 100_000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scanflow_bench';
+
+interface Result {
+  database: 'pglite' | 'postgres';
+  loginsPerSecond: number;
+  uploadMBps: number;
+  worklist: { clients: number; scans: number; requestsPerSecond: number; p50ms: number; p99ms: number; errors: number };
+}
+
+async function prepareDatabase(url: string): Promise<boolean> {
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
+  try {
+    await admin.connect();
+    const name = url.split('/').pop()!;
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** Seeds an organisation with users and SCANS scans directly in SQL (the bench measures reads). */
+async function seed(
+  env: Record<string, string>,
+): Promise<Record<string, { email: string; password: string; totp: string | null }>> {
+  const ctx = await createContext(loadConfig(env));
+  const users = new UserService(ctx);
+  const accounts: Record<string, { email: string; password: string; totp: string | null }> = {};
+  let orgId = '';
+  for (const role of ['doctor', 'patient', 'admin'] as const) {
+    const email = `bench-${role}@example.test`;
+    const password = `bench-${randomBytes(8).toString('hex')}`;
+    const created = await users.createAsOperator({
+      organisation: 'bench',
+      email,
+      name: `Bench ${role}`,
+      role,
+      password,
+    });
+    accounts[role] = { email, password, totp: created.totpSecret };
+    orgId = created.orgId;
+  }
+  const name = ctx.cipher.encrypt('Synthetic Patient');
+  await ctx.db.query(`INSERT INTO patients (org_id, name_enc) SELECT $1, $2 FROM generate_series(1, 1000)`, [
+    orgId,
+    name,
+  ]);
+  const ai = {
+    model: { name: 'bench', version: '0' },
+    labels: ['nodule', 'consolidation', 'pleural_effusion', 'pneumothorax', 'cardiomegaly'].map((id) => ({
+      id,
+      display: id,
+      probability: 0.5,
+    })),
+    topFinding: { id: 'nodule', display: 'Nodule', probability: 0.5 },
+    uncertain: true,
+    priorityScore: 0.5,
+    priority: 'ROUTINE',
+    disclaimer: 'Decision support only.',
+  };
+  const batch = 20_000;
+  for (let done = 0; done < SCANS; done += batch) {
+    await ctx.db.query(
+      `INSERT INTO scans (org_id, patient_id, source, status, priority, priority_rank, priority_score, blob_sha256,
+                          byte_size, media_type, format, width, height, ai_result, received_at, status_since)
+       SELECT $1, p.id, 'upload', s.status,
+              CASE WHEN random() < 0.1 THEN 'HIGH' ELSE 'ROUTINE' END, 1, random(),
+              encode(sha256(('bench' || g)::bytea), 'hex'), 1000000, 'application/dicom', 'dicom', 2048, 2048, $3::jsonb,
+              now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval
+         FROM generate_series($2::int + 1, $2::int + $4::int) g
+         CROSS JOIN LATERAL (SELECT (ARRAY['PENDING_AI','AI_ANALYZED','DOCTOR_VERIFIED','PHARMACIST_COMPLETED','REPORT_READY'])[1 + g % 5] AS status) s
+         CROSS JOIN LATERAL (SELECT id FROM patients WHERE org_id = $1 OFFSET g % 1000 LIMIT 1) p`,
+      [orgId, done, JSON.stringify(ai), Math.min(batch, SCANS - done)],
+    );
+  }
+  await ctx.db.query(`UPDATE scans SET priority_rank = 0 WHERE priority = 'HIGH'`);
+  await ctx.db.query('ANALYZE');
+  await ctx.db.close();
+  return accounts;
+}
+
+async function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn('node', [BIN, 'serve'], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 120; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return child;
+  }
+  child.kill();
+  throw new Error('server did not become ready');
+}
+
+async function signIn(
+  base: string,
+  account: { email: string; password: string; totp: string | null },
+): Promise<string> {
+  const res = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: account.email, password: account.password }),
+  });
+  let body = (await res.json()) as { status: string; accessToken?: string; challenge?: string };
+  if (body.status === 'second_factor_required') {
+    const verify = await fetch(`${base}/api/v1/auth/totp/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge: body.challenge, code: await currentTotp(account.totp!) }),
+    });
+    body = (await verify.json()) as typeof body;
+  }
+  if (!body.accessToken) throw new Error(`sign-in failed: ${JSON.stringify(body)}`);
+  return body.accessToken;
+}
+
+async function measure(database: 'pglite' | 'postgres', port: number): Promise<Result> {
+  const dataDir = mkdtempSync(join(tmpdir(), `scanflow-bench-${database}-`));
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    SCANFLOW_MASTER_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'silent',
+    SEED_DEMO: 'false',
+    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    MAX_UPLOAD_BYTES: String(64 * 1024 * 1024),
+    ...(database === 'postgres' ? { DATABASE_URL: PG_URL } : {}),
+  };
+  process.stderr.write(`[${database}] seeding ${SCANS} scans…\n`);
+  const accounts = await seed(env);
+  const server = await startServer(env, port);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    // Login rate: 4 concurrent clients signing in for 5 s (the patient has no second factor).
+    process.stderr.write(`[${database}] login rate…\n`);
+    const logins = await closedLoop(4, 5, async () => {
+      const res = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: accounts.patient!.email, password: accounts.patient!.password }),
+      });
+      if (res.status !== 200) throw new Error(String(res.status));
+      await res.arrayBuffer();
+    });
+
+    // Upload throughput: 2048 × 2560 16-bit DICOM (10 MB) files, 2 at a time, for 8 s.
+    process.stderr.write(`[${database}] upload throughput…\n`);
+    const patientToken = await signIn(base, accounts.patient!);
+    const file = dicomBytes({ rows: 2048, columns: 2560 });
+    let uploadedBytes = 0;
+    const uploads = await closedLoop(2, 8, async () => {
+      const form = new FormData();
+      // A fresh SOP Instance UID each time: the same instance twice is refused as a duplicate.
+      const bytes = dicomBytes({ rows: 2048, columns: 2560 });
+      form.append('files', new Blob([bytes]), 'bench.dcm');
+      const res = await fetch(`${base}/api/v1/scans`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${patientToken}` },
+        body: form,
+      });
+      if (res.status !== 201) throw new Error(`${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      uploadedBytes += bytes.length;
+    });
+    void file;
+
+    // Worklist: CLIENTS concurrent doctors' clients reading the first page of the queue.
+    process.stderr.write(`[${database}] worklist with ${CLIENTS} clients for ${SECONDS} s…\n`);
+    const doctorToken = await signIn(base, accounts.doctor!);
+    const read = async () => {
+      const res = await fetch(`${base}/api/v1/scans?limit=50`, { headers: { authorization: `Bearer ${doctorToken}` } });
+      if (res.status !== 200) throw new Error(String(res.status));
+      await res.arrayBuffer();
+    };
+    await closedLoop(CLIENTS, 2, read); // warm-up
+    const worklist = await closedLoop(CLIENTS, SECONDS, read);
+
+    return {
+      database,
+      loginsPerSecond: round(logins.latencies.length / logins.elapsed),
+      uploadMBps: round(uploadedBytes / 1e6 / uploads.elapsed),
+      worklist: {
+        clients: CLIENTS,
+        scans: SCANS,
+        requestsPerSecond: round(worklist.latencies.length / worklist.elapsed),
+        p50ms: round(percentile(worklist.latencies, 50)),
+        p99ms: round(percentile(worklist.latencies, 99)),
+        errors: worklist.errors,
+      },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const results: Result[] = [];
+results.push(await measure('pglite', 18_081));
+if (await prepareDatabase(PG_URL)) results.push(await measure('postgres', 18_082));
+else process.stderr.write(`PostgreSQL not reachable at ${PG_URL}; skipped\n`);
+
+console.log('\nScanflow foundation benchmark (this machine)\n');
+console.log('| database | logins/s | upload MB/s | worklist req/s | p50 ms | p99 ms | errors |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of results) {
+  console.log(
+    `| ${r.database} | ${r.loginsPerSecond} | ${r.uploadMBps} | ${r.worklist.requestsPerSecond} | ${r.worklist.p50ms} | ${r.worklist.p99ms} | ${r.worklist.errors} |`,
+  );
+}
+const out = join(ROOT, 'bench/results');
+mkdirSync(out, { recursive: true });
+const file = join(out, `foundation-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+const json = JSON.stringify(
+  { machine: { cpus: (await import('node:os')).cpus().length }, clients: CLIENTS, scans: SCANS, results },
+  null,
+  2,
+);
+writeFileSync(file, json);
+console.log(`\n${json}\nwritten to ${file}`);
