@@ -158,6 +158,7 @@ describe('web app in Chromium', () => {
     await page.locator('li.upload-done[data-file="phantom.dcm"]').waitFor();
     await expect.poll(() => page.locator('li.scan-card').count()).toBe(2);
 
+    await expect.poll(() => page.locator('li.scan-card .thumb img').count()).toBe(2);
     // The timeline of a scan opens in place.
     await page.locator('li.scan-card details summary').first().click();
     await page.locator('li.scan-card ol.timeline').first().waitFor();
@@ -208,6 +209,12 @@ describe('web app in Chromium', () => {
     await page.mouse.move(box.x + box.width / 2 + 64, box.y + box.height / 2 + 32, { steps: 4 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1250 · W 3000 (set)');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download original' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`scan-${urgent}.dcm`);
 
     await page
       .getByRole('textbox', { name: 'Findings', exact: true })

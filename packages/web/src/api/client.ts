@@ -399,6 +399,14 @@ export const api = {
   getScan: (id: string) => request<ScanDetail>('GET', `/scans/${encodeURIComponent(id)}`),
   transition: (id: string, input: TransitionInput) =>
     request<ScanDetail>('POST', `/scans/${encodeURIComponent(id)}/transitions`, { body: input }),
+  /** The original image bytes as uploaded (DICOM, PNG, JPEG or TIFF), with the server's file name. */
+  async original(id: string): Promise<{ blob: Blob; filename: string }> {
+    const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/image`, {});
+    if (!response.ok) throw await errorFrom(response);
+    const disposition = response.headers.get('content-disposition') ?? '';
+    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `scan-${id}`;
+    return { blob: await response.blob(), filename };
+  },
   /** A PNG rendition of one frame for display, with the window the server applied. */
   async rendition(id: string, options: RenditionOptions = {}): Promise<Rendition> {
     const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/rendition${query(options)}`, {

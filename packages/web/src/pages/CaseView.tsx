@@ -8,9 +8,38 @@ import { ApprovePanel, FindingsForm, PrescriptionForm, SendBackForm } from '../c
 import { ScanImage } from '../components/ScanImage.tsx';
 import { Steps, Timeline } from '../components/Timeline.tsx';
 import { Alert, Link, Loading, PriorityBadge, StatusBadge } from '../components/ui.tsx';
-import { formatDateTime, waitingSince } from '../lib/format.ts';
+import { formatDateTime, messageOf, waitingSince } from '../lib/format.ts';
 import { useAsync } from '../lib/useAsync.ts';
 import { useSignedIn } from '../session.tsx';
+
+function DownloadOriginal({ id }: { id: string }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const download = () => {
+    setBusy(true);
+    setError(null);
+    api
+      .original(id)
+      .then(({ blob, filename }) => {
+        const url = URL.createObjectURL(blob);
+        const a = document.createElement('a');
+        a.href = url;
+        a.download = filename;
+        a.click();
+        window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      })
+      .catch((err: unknown) => setError(messageOf(err)))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <>
+      <button type="button" onClick={download} disabled={busy}>
+        {busy ? 'Downloading…' : 'Download original'}
+      </button>
+      {error && <Alert>{error}</Alert>}
+    </>
+  );
+}
 
 export function CaseView({ id }: { id: string }) {
   const { user } = useSignedIn();
@@ -54,6 +83,7 @@ export function CaseView({ id }: { id: string }) {
           </p>
         </div>
         <div className="badges">
+          <DownloadOriginal id={scan.id} />
           {clinician && <PriorityBadge priority={scan.priority} />}
           <StatusBadge status={scan.status} />
         </div>

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ScanDetail, ScanSummary } from '../api/types.ts';
 import { Steps, Timeline } from '../components/Timeline.tsx';
+import { Thumbnail } from '../components/Thumbnail.tsx';
 import { Uploader } from '../components/Uploader.tsx';
 import { Alert, Link, Loading, StatusBadge } from '../components/ui.tsx';
 import { formatBytes, formatDateTime, messageOf } from '../lib/format.ts';
@@ -55,7 +56,8 @@ function PatientScanCard({ scan }: { scan: ScanSummary }) {
   return (
     <li className="card scan-card" data-scan-id={scan.id}>
       <div className="scan-card-head">
-        <div>
+        <Thumbnail scanId={scan.id} label={`Preview of the scan received ${formatDateTime(scan.receivedAt)}`} />
+        <div className="scan-card-title">
           <h3>
             <Link to={`/scans/${scan.id}`}>
               {scan.modality ?? scan.format.toUpperCase()} scan
