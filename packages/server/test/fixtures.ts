@@ -29,7 +29,15 @@ export function dicomBytes(
   const sop = options.sopInstanceUid ?? newUid();
   const pixels = new Uint16Array(rows * columns);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37) % 4096;
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  // Only the writer is needed here; the imaging package declares the parts of dcmjs it reads.
+  const { DicomDict, DicomMetaDictionary } = (
+    dcmjs as unknown as {
+      data: {
+        DicomDict: new (meta: unknown) => { dict: unknown; write(): ArrayBuffer };
+        DicomMetaDictionary: { denaturalizeDataset(dataset: unknown): unknown };
+      };
+    }
+  ).data;
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.1.1',

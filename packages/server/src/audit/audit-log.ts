@@ -44,12 +44,47 @@ function params(e: AuditEvent): unknown[] {
   ];
 }
 
+/**
+ * Writes events. `record` groups the events of concurrent requests into one multi-row INSERT
+ * (group commit): each caller still waits until its own event is committed, so no request is
+ * answered before its audit row exists, but a busy server pays one round trip per batch instead
+ * of one per request.
+ */
 export class AuditLog {
+  private pending: { event: AuditEvent; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  private static readonly MAX_BATCH = 500;
+
   constructor(private readonly db: Database) {}
 
   /** Records an event in its own transaction (used for refusals, whose work was rolled back). */
-  async record(event: AuditEvent): Promise<void> {
-    await this.db.query(INSERT, params(event));
+  record(event: AuditEvent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, AuditLog.MAX_BATCH);
+    this.scheduled = this.pending.length > 0;
+    if (this.scheduled) setImmediate(() => void this.flush());
+    if (batch.length === 0) return;
+    const rows = batch.map((_, i) => `(${Array.from({ length: 9 }, (_, j) => `$${i * 9 + j + 1}`).join(', ')})`);
+    try {
+      await this.db.query(
+        `INSERT INTO audit_events
+           (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason)
+         VALUES ${rows.join(', ')}`,
+        batch.flatMap((item) => params(item.event)),
+      );
+      for (const item of batch) item.resolve();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    }
   }
 
   /** Records an event inside the caller's transaction, so it commits or rolls back with the action. */
