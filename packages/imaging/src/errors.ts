@@ -2,7 +2,8 @@
  * One error vocabulary for everything the imaging package refuses. The server maps `status` to the
  * HTTP reply and shows `message` to the user, so messages are written for a person, never a stack.
  */
-export type ImagingErrorCode = 'unsupported_format' | 'corrupt' | 'too_large' | 'unsupported_transfer_syntax';
+export type ImagingErrorCode =
+  'unsupported_format' | 'corrupt' | 'too_large' | 'unsupported_transfer_syntax' | 'burned_in_annotation';
 export type ImagingErrorStatus = 400 | 413 | 415 | 422;
 
 const DEFAULT_STATUS: Record<ImagingErrorCode, ImagingErrorStatus> = {
@@ -10,6 +11,7 @@ const DEFAULT_STATUS: Record<ImagingErrorCode, ImagingErrorStatus> = {
   unsupported_transfer_syntax: 415,
   too_large: 413,
   corrupt: 422,
+  burned_in_annotation: 422,
 };
 
 export class ImagingError extends Error {

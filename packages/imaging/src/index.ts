@@ -16,3 +16,5 @@ export { automaticWindow, displayPixels, renderDisplayPng } from './render.ts';
 export type { Lut, ModalityTransform, Voi, VoiFunction, Window } from './pixel/lut.ts';
 export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './dicom/transfer-syntax.ts';
 export type { TransferSyntaxInfo } from './dicom/transfer-syntax.ts';
+export type { DeidentifyOptions, DeidentifyResult } from './deid/deidentify.ts';
+export { deidentifyDicom, remapUid, shiftDate } from './deid/deidentify.ts';

@@ -41,6 +41,8 @@ export interface ParsedDicom {
   transferSyntaxUid: string;
   /** True when the file had no meta group and its encoding was inferred. */
   inferredTransferSyntax: boolean;
+  /** Byte offset in the input where the data set (or its deflated stream) starts. */
+  datasetOffset: number;
 }
 
 export interface ParseLimits {
@@ -329,7 +331,7 @@ export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): Parse
       false,
       stopAt === undefined ? undefined : (t) => t >= stopAt,
     );
-    return { meta, dataset: dataSet, transferSyntaxUid: uid, inferredTransferSyntax: inferred };
+    return { meta, dataset: dataSet, transferSyntaxUid: uid, inferredTransferSyntax: inferred, datasetOffset: metaEnd };
   } catch (err) {
     if (err instanceof ImagingError) throw err;
     throw corrupt('The DICOM file is corrupt and could not be parsed.', err);
