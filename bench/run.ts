@@ -189,7 +189,7 @@ async function measure(database: 'pglite' | 'postgres', port: number): Promise<R
       const form = new FormData();
       // A fresh SOP Instance UID each time: the same instance twice is refused as a duplicate.
       const bytes = dicomBytes({ rows: 2048, columns: 2560 });
-      form.append('files', new Blob([bytes]), 'bench.dcm');
+      form.append('files', new Blob([new Uint8Array(bytes)]), 'bench.dcm');
       const res = await fetch(`${base}/api/v1/scans`, {
         method: 'POST',
         headers: { authorization: `Bearer ${patientToken}` },
