@@ -1,15 +1,17 @@
 /**
  * Bounded mutation fuzzing: valid files of every supported kind, mutated with a fixed seed, must
- * either decode or fail with ImagingError, never another exception and never a hang. Set
+ * either probe, decode, render (and, for some DICOM, de-identify) or fail with ImagingError, never another exception and never a hang. Set
  * FUZZ_ITERATIONS (default 300) and FUZZ_SEED to run longer in CI.
  */
 import { deflateRawSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from './decode.ts';
+import { deidentifyDicom } from './deid/deidentify.ts';
 import { ImagingError } from './errors.ts';
 import { probeImage } from './probe.ts';
 import { renderDisplayPng } from './render.ts';
+import { sniffFormat } from './sniff.ts';
 import { concat, metaGroup } from './testing/dicom-writer.ts';
 import type { SyntheticSpec } from './testing/fixtures.ts';
 import { dcmtk, hasDcmtk, hasPydicomFiles, prng, readPydicom, syntheticDicom } from './testing/fixtures.ts';
@@ -151,6 +153,9 @@ describe('fuzzing decodeImage and probeImage', () => {
       const started = performance.now();
       try {
         await probeImage(input, LIMITS);
+        if (sniffFormat(input) === 'dicom' && rnd() < 0.3) {
+          deidentifyDicom(input, { uidSecret: 'fuzzing-secret-0123456789', burnedInAnnotation: 'warn' });
+        }
         const image = await decodeImage(input, LIMITS);
         await renderDisplayPng(image, { maxSize: 32 });
         outcomes.decoded += 1;

@@ -12,11 +12,15 @@ declare module 'dcmjs' {
     dict: DicomJsonDataSet;
     write(options?: Record<string, unknown>): ArrayBuffer;
   }
+  interface Logger {
+    setLevel(level: string | number): void;
+    getLevel(): number;
+  }
   const dcmjs: {
     data: {
       DicomMessage: { readFile(buffer: ArrayBuffer, options?: Record<string, unknown>): DicomDict };
     };
-    log: { setLevel(level: string): void };
+    log: Logger & { getLogger(name: string): Logger };
   };
   export default dcmjs;
 }

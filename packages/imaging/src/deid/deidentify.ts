@@ -90,14 +90,20 @@ export function deidentifyDicom(bytes: Uint8Array, options: DeidentifyOptions): 
   }
 
   let dict: ReturnType<typeof dcmjs.data.DicomMessage.readFile>;
+  // dcmjs logs recoverable oddities (e.g. implicit VR 'ox' pixel data, through its validation
+  // logger); quiet both for this call only, as they are shared with other users of dcmjs.
+  const loggers = [dcmjs.log, dcmjs.log.getLogger('validation.dcmjs')];
+  const previousLevels = loggers.map((l) => l.getLevel());
   try {
-    dcmjs.log.setLevel('error');
+    for (const l of loggers) l.setLevel('silent');
     const normalised = normalisePart10(bytes, parsed);
     const buffer = new ArrayBuffer(normalised.length);
     new Uint8Array(buffer).set(normalised);
     dict = dcmjs.data.DicomMessage.readFile(buffer);
   } catch (err) {
     throw corrupt('The DICOM file could not be read for de-identification.', err);
+  } finally {
+    loggers.forEach((l, i) => l.setLevel(previousLevels[i] ?? 'warn'));
   }
 
   const shift = options.dateShiftDays;
