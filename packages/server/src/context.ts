@@ -2,6 +2,7 @@
  * Everything a request handler or a CLI command needs, built once at start-up from the validated
  * configuration: the database, keys, encrypted storage, token service and audit log.
  */
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -20,6 +21,8 @@ export interface AppContext {
   blobs: EncryptedBlobStore;
   tokens: TokenService;
   audit: AuditLog;
+  /** In-process signals between parts of the app ('jobs': a job was enqueued). */
+  signals: EventEmitter;
 }
 
 export interface ContextOptions {
@@ -52,5 +55,6 @@ export async function createContext(config: Config, options: ContextOptions = {}
     blobs: new EncryptedBlobStore(new LocalDirectoryStore(join(config.dataDir, 'blobs')), keys),
     tokens: new TokenService(keys.tokenKey, config.accessTokenTtlSeconds),
     audit: new AuditLog(db),
+    signals: new EventEmitter(),
   };
 }

@@ -37,6 +37,10 @@ import {
   type WorklistCursor,
 } from '../repositories/scans.ts';
 import { findOrCreatePatientByMrn, findPatient, findPatientOfUser } from '../repositories/patients.ts';
+import { enqueueJob } from '../jobs/queue.ts';
+
+/** The job kind that runs the AI pre-read of a new scan. */
+export const AI_PREREAD_JOB = 'ai_preread';
 
 export interface UploadedFile {
   /** The name the sender gave; kept (encrypted) for display only, never used as a path. */
@@ -220,7 +224,7 @@ export class ScanService {
     const stored: { sha256: string; created: boolean }[] = [];
     try {
       for (const file of files) stored.push(await this.ctx.blobs.put(file.bytes));
-      return await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const created = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
         const created: ScanSummary[] = [];
         for (const [index, file] of files.entries()) {
           const probe = probes[index]!;
@@ -256,6 +260,8 @@ export class ScanService {
             dicom: clearDicom(probe),
             sopInstanceUid: sop,
           });
+          // The AI pre-read is queued in the same transaction: no scan without its job.
+          await enqueueJob(tx, { orgId: actor.orgId, kind: AI_PREREAD_JOB, payload: { scanId: id } });
           await insertScanEvent(tx, {
             orgId: actor.orgId,
             scanId: id,
@@ -271,6 +277,8 @@ export class ScanService {
         }
         return created;
       });
+      this.ctx.signals.emit('jobs');
+      return created;
     } catch (error) {
       // Nothing partial: remove blobs this upload wrote (content that existed before stays).
       await Promise.all(stored.filter((b) => b.created).map((b) => this.ctx.blobs.discard(b.sha256)));

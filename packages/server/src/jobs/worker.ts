@@ -1,0 +1,91 @@
+/**
+ * Runs queued jobs in this process: claims one at a time per slot, hands it to the handler for its
+ * kind, and records the outcome. Woken at once when this process enqueues a job, and polls for
+ * jobs enqueued elsewhere (other processes sharing the database).
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../db/database.ts';
+import { claimJob, completeJob, failJob, type Job } from './queue.ts';
+
+/** Thrown by a handler when retrying cannot help (an undecodable file, a missing scan). */
+export class PermanentJobError extends Error {}
+
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface WorkerOptions {
+  concurrency: number;
+  pollMs: number;
+  leaseSeconds: number;
+}
+
+export class JobWorker {
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly db: Database,
+    private readonly handlers: Record<string, JobHandler>,
+    private readonly log: Pick<FastifyBaseLogger, 'warn' | 'error'>,
+    private readonly options: WorkerOptions = { concurrency: 1, pollMs: 1000, leaseSeconds: 120 },
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loops = Array.from({ length: this.options.concurrency }, () => this.loop());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await Promise.all(this.loops);
+  }
+
+  /** A job was enqueued: look now rather than at the next poll. */
+  notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** Processes jobs until none is ready (for tests and the CLI). */
+  async drain(): Promise<number> {
+    let processed = 0;
+    while (await this.runOne()) processed++;
+    return processed;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const worked = await this.runOne().catch((error: unknown) => {
+        this.log.error({ err: error }, 'job worker error');
+        return false;
+      });
+      if (!worked && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  }
+
+  private async runOne(): Promise<boolean> {
+    const job = await claimJob(this.db, Object.keys(this.handlers), this.options.leaseSeconds);
+    if (!job) return false;
+    const handler = this.handlers[job.kind]!;
+    try {
+      await handler(job);
+      await completeJob(this.db, job.id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const outcome = await failJob(this.db, job, message, error instanceof PermanentJobError);
+      this.log.warn({ jobId: job.id, kind: job.kind, attempt: job.attempts, outcome }, 'job failed');
+    }
+    return true;
+  }
+}
