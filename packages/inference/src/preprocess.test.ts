@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { areaResize, percentileOf, placeRegion, preprocess } from './preprocess.ts';
+import { decodedImage, validManifest } from './testing.ts';
+
+interface FixtureCase {
+  name: string;
+  pixels: number[];
+  percentiles: [number, number];
+  samplesPerPixel?: 1 | 3;
+  monochrome1?: boolean;
+  window?: { center: number; width: number };
+  resize?: 'letterbox';
+  region?: { top: number; left: number; height: number; width: number };
+  expected: number[];
+}
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/preprocess-fixture.json', import.meta.url), 'utf8')) as {
+  width: number;
+  height: number;
+  size: [number, number];
+  normalisation: { mean: number; std: number };
+  cases: FixtureCase[];
+};
+
+function manifestFor(c: FixtureCase) {
+  const m = validManifest();
+  m.preprocessing.size = fixture.size;
+  m.input.shape = [1, 1, fixture.size[0], fixture.size[1]];
+  m.preprocessing.percentiles = c.percentiles;
+  m.preprocessing.normalisation = fixture.normalisation;
+  if (c.resize) m.preprocessing.resize = c.resize;
+  return m;
+}
+
+describe('preprocess matches the training code (training/evaluate.py server_pipeline)', () => {
+  for (const c of fixture.cases) {
+    it(c.name, () => {
+      const spp = c.samplesPerPixel ?? 1;
+      const image = decodedImage({
+        width: fixture.width,
+        height: fixture.height,
+        // 12-bit grey as DICOM would give it; colour as 8-bit RGB.
+        pixels: spp === 3 ? Uint8Array.from(c.pixels) : Uint16Array.from(c.pixels),
+        samplesPerPixel: spp,
+        ...(c.monochrome1 ? { monochrome1: true } : {}),
+        ...(c.window ? { window: c.window } : {}),
+      });
+      const out = preprocess(image, manifestFor(c));
+      expect(out.dims).toEqual([1, 1, ...fixture.size]);
+      expect(out.intensity.source).toBe(c.window ? 'dicom-window' : 'percentile');
+      if (c.region) expect(out.region).toEqual(c.region);
+      let worst = 0;
+      c.expected.forEach((e, i) => (worst = Math.max(worst, Math.abs((out.data[i] ?? NaN) - e))));
+      expect(worst).toBeLessThan(1e-5);
+    });
+  }
+
+  it('gives the same result for float pixels (quickselect) as for integer pixels (histogram)', () => {
+    const c = fixture.cases[1]!;
+    const ints = decodedImage({ width: fixture.width, height: fixture.height, pixels: Uint16Array.from(c.pixels) });
+    const floats = { ...ints, pixels: Float32Array.from(c.pixels) };
+    const m = manifestFor(c);
+    expect(Array.from(preprocess(floats, m).data)).toEqual(Array.from(preprocess(ints, m).data));
+    const mono1 = { ...floats, photometricInterpretation: 'MONOCHROME1' as const };
+    const mono1Ints = { ...ints, photometricInterpretation: 'MONOCHROME1' as const };
+    expect(Array.from(preprocess(mono1, m).data)).toEqual(Array.from(preprocess(mono1Ints, m).data));
+  });
+});
+
+describe('preprocess details', () => {
+  it('ignores the display window the imaging package gives 8-bit PNGs (only a DICOM window counts)', () => {
+    const pixels = Uint8Array.from({ length: 64 * 64 }, (_, i) => 50 + (i % 100));
+    const m = validManifest();
+    const png = decodedImage({ width: 64, height: 64, pixels, format: 'png' });
+    png.voi = [{ windows: [{ center: 128, width: 256 }], function: 'LINEAR' }];
+    expect(preprocess(png, m).intensity.source).toBe('percentile');
+    const dcm = { ...png, format: 'dicom' as const };
+    expect(preprocess(dcm, m).intensity).toEqual({ source: 'dicom-window', low: 0, high: 256 });
+    m.preprocessing.intensity = 'percentile';
+    expect(preprocess(dcm, m).intensity.source).toBe('percentile');
+  });
+
+  it('maps a constant image to 0 rather than NaN, and repeats grey into 3 channels', () => {
+    const m = validManifest();
+    m.input.channels = 3;
+    m.input.shape = [1, 3, 32, 32];
+    const out = preprocess(decodedImage({ width: 5, height: 7, pixels: new Uint16Array(35).fill(9) }), m);
+    expect(out.dims).toEqual([1, 3, 32, 32]);
+    expect(new Set(out.data)).toEqual(new Set([(0 - 0.5) / 0.25]));
+  });
+
+  it('rejects an image with too few samples', () => {
+    expect(() => preprocess(decodedImage({ width: 4, height: 4, pixels: new Uint8Array(3) }), validManifest())).toThrow(
+      /3 samples where 16/,
+    );
+  });
+
+  it('percentile interpolates like numpy', () => {
+    // numpy.percentile([1, 2, 3, 4], [0, 10, 50, 99, 100]) = [1, 1.3, 2.5, 3.97, 4]
+    const v = [4, 1, 3, 2];
+    expect([0, 10, 50, 99, 100].map((p) => percentileOf(v, p))).toEqual(
+      [1, 1.3, 2.5, 3.97, 4].map((x) => expect.closeTo(x, 10)),
+    );
+  });
+
+  it('area resize averages exact blocks for integer factors', () => {
+    // 4x4 -> 2x2: each output is the mean of a 2x2 block.
+    const img = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+    expect(Array.from(areaResize(4, 4, 2, 2, (i) => img[i]!))).toEqual([3.5, 5.5, 11.5, 13.5]);
+  });
+
+  it('letterboxes only when the aspect differs', () => {
+    expect(placeRegion(100, 100, 32, 32, 'letterbox')).toEqual({ top: 0, left: 0, height: 32, width: 32 });
+    expect(placeRegion(200, 100, 32, 32, 'letterbox')).toEqual({ top: 8, left: 0, height: 16, width: 32 });
+    expect(placeRegion(200, 100, 32, 32, 'stretch')).toEqual({ top: 0, left: 0, height: 32, width: 32 });
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * Image → model input, exactly as the manifest's pipeline says and as the training code does it
+ * (`training/evaluate.py` `server_pipeline`): a model only works on inputs prepared the way it was
+ * trained. Pure: no I/O, no ONNX.
+ *
+ * 1. Frame 0 as one grey channel: the modality-LUT output that DecodedImage already holds (PS3.3
+ *    C.11.1); colour through Rec. 601 luma (what PIL's convert('L') uses, so Python tools agree);
+ *    MONOCHROME1 negated so that dense is bright (C.7.6.3.1.2), as the model saw it.
+ * 2. Intensity to 0..1: the DICOM file's first window, linear x = (v - (c - w/2)) / w; otherwise the
+ *    p_low/p_high percentiles of the whole full-resolution frame (numpy's default linear
+ *    interpolation between order statistics); clipped to 0..1.
+ * 3. Resize to [H, W] by area averaging with torch's adaptive_avg_pool2d bins (start floor(i·n/m),
+ *    end ceil((i+1)·n/m)), which is exact area averaging for integer factors and what the
+ *    reference does otherwise. Letterbox (when asked and the aspect differs) pads with 0.
+ * 4. (x - mean) / std, as float32 [1, C, H, W]; C = 3 repeats the grey channel.
+ */
+import type { DecodedImage } from '@scanflow/imaging';
+import type { ModelManifest } from './manifest.ts';
+
+/** Where the image sits inside the model input (all of it for stretch; centred for letterbox). */
+export interface InputRegion {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+export interface Preprocessed {
+  data: Float32Array;
+  dims: [1, number, number, number];
+  region: InputRegion;
+  /** How intensities were mapped to 0..1: [low, high] in (possibly negated) pixel values. */
+  intensity: { source: 'dicom-window' | 'percentile'; low: number; high: number };
+  sourceSize: { width: number; height: number };
+}
+
+export class PreprocessError extends Error {
+  override readonly name = 'PreprocessError';
+}
+
+/** Rec. 601 luma weights. */
+const LUMA = [0.299, 0.587, 0.114] as const;
+
+export function preprocess(image: DecodedImage, manifest: ModelManifest): Preprocessed {
+  const { width, height } = image;
+  if (width < 1 || height < 1 || image.frames < 1) throw new PreprocessError('The image has no pixels.');
+  const n = width * height;
+  if (image.pixels.length < n * image.samplesPerPixel) {
+    throw new PreprocessError(
+      `The image holds ${image.pixels.length} samples where ${n * image.samplesPerPixel} are needed.`,
+    );
+  }
+  const pre = manifest.preprocessing;
+  // MONOCHROME1: the minimum is white; negating makes dense (high attenuation) bright like MONOCHROME2.
+  const sign = image.photometricInterpretation === 'MONOCHROME1' ? -1 : 1;
+  const grey = greyValue(image, sign);
+
+  let low: number;
+  let high: number;
+  let source: Preprocessed['intensity']['source'];
+  const window = fileWindow(image, manifest);
+  if (window) {
+    source = 'dicom-window';
+    const a = window.center - window.width / 2;
+    const b = window.center + window.width / 2;
+    [low, high] = sign > 0 ? [a, b] : [-b, -a];
+  } else {
+    source = 'percentile';
+    const stats = orderStatistics(image, sign);
+    low = percentile(stats, n, pre.percentiles[0]);
+    high = percentile(stats, n, pre.percentiles[1]);
+  }
+  // The reference divides by max(hi - lo, 1e-12): a constant image maps to 0, not NaN.
+  const scale = 1 / Math.max(high - low, 1e-12);
+
+  const [H, W] = pre.size;
+  const region = placeRegion(width, height, H, W, pre.resize);
+  const pooled = areaResize(width, height, region.height, region.width, (i) => {
+    const x = (grey(i) - low) * scale;
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+  });
+
+  const { mean, std } = pre.normalisation;
+  const channels = manifest.input.channels;
+  const plane = H * W;
+  const data = new Float32Array(channels * plane);
+  // Letterbox padding is intensity 0, normalised like any other pixel.
+  data.fill((0 - mean) / std, 0, plane);
+  for (let y = 0; y < region.height; y++) {
+    const row = (region.top + y) * W + region.left;
+    for (let x = 0; x < region.width; x++) data[row + x] = ((pooled[y * region.width + x] ?? 0) - mean) / std;
+  }
+  for (let c = 1; c < channels; c++) data.copyWithin(c * plane, 0, plane);
+  return {
+    data,
+    dims: [1, channels, H, W],
+    region,
+    intensity: { source, low, high },
+    sourceSize: { width, height },
+  };
+}
+
+/**
+ * The window to use, if any. Only a DICOM file's own window counts: the imaging package gives 8-bit
+ * PNG/JPEG an identity window (centre 128, width 256) for display, but the model's reference
+ * pipeline applies percentiles to such images, and 255 vs 256 would shift every input slightly.
+ */
+function fileWindow(image: DecodedImage, manifest: ModelManifest): { center: number; width: number } | undefined {
+  if (manifest.preprocessing.intensity !== 'dicom-window-or-percentile') return undefined;
+  if (image.format !== 'dicom' || image.samplesPerPixel !== 1) return undefined;
+  const w = image.voi[0]?.windows[0];
+  return w && w.width > 0 && Number.isFinite(w.center) ? w : undefined;
+}
+
+/** Value of pixel i of frame 0 as one grey sample, times `sign`. */
+function greyValue(image: DecodedImage, sign: number): (i: number) => number {
+  const p = image.pixels;
+  if (image.samplesPerPixel === 3) {
+    return (i) => sign * (LUMA[0] * (p[3 * i] ?? 0) + LUMA[1] * (p[3 * i + 1] ?? 0) + LUMA[2] * (p[3 * i + 2] ?? 0));
+  }
+  return sign > 0 ? (i) => p[i] ?? 0 : (i) => -(p[i] ?? 0);
+}
+
+/** The k-th smallest value (0-based) of the frame's grey values. */
+type OrderStatistic = (k: number) => number;
+
+/**
+ * Order statistics of frame 0 in O(n): a histogram for integer greyscale (exact and much faster
+ * than sorting a 2048² frame), else quickselect on a copy.
+ */
+function orderStatistics(image: DecodedImage, sign: number): OrderStatistic {
+  const n = image.width * image.height;
+  const p = image.pixels;
+  if (image.samplesPerPixel === 1 && !(p instanceof Float32Array)) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = p[i] ?? 0;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    if (max - min <= 1 << 24) {
+      const counts = new Uint32Array(max - min + 1);
+      for (let i = 0; i < n; i++) counts[(p[i] ?? 0) - min]!++;
+      const ascending = (k: number): number => {
+        let seen = 0;
+        for (let b = 0; b < counts.length; b++) {
+          seen += counts[b] ?? 0;
+          if (seen > k) return b + min;
+        }
+        return max;
+      };
+      // Negated values in ascending order are the originals in descending order.
+      return sign > 0 ? ascending : (k) => -ascending(n - 1 - k);
+    }
+  }
+  const grey = greyValue(image, sign);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = grey(i);
+  return (k) => select(values, k);
+}
+
+/** numpy.percentile's default ('linear'): interpolate between the order statistics around p/100·(n-1). */
+export function percentile(stat: OrderStatistic, n: number, p: number): number {
+  const pos = (p / 100) * (n - 1);
+  const k = Math.floor(pos);
+  const t = pos - k;
+  const a = stat(k);
+  if (t === 0 || k + 1 >= n) return a;
+  const b = stat(k + 1);
+  // numpy's _lerp: the form that is exact at both ends.
+  return t < 0.5 ? a + (b - a) * t : b - (b - a) * (1 - t);
+}
+
+/** Percentile of a plain array (tests and tools). */
+export function percentileOf(values: ArrayLike<number>, p: number): number {
+  const copy = Float64Array.from(values);
+  return percentile((k) => select(copy, k), copy.length, p);
+}
+
+/** Hoare quickselect: the k-th smallest of `a` (reorders `a`). */
+function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const pivot = a[(lo + hi) >> 1] ?? 0;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] ?? 0) < pivot) i++;
+      while ((a[j] ?? 0) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] ?? 0;
+        a[i] = a[j] ?? 0;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k] ?? 0;
+}
+
+export function placeRegion(
+  width: number,
+  height: number,
+  H: number,
+  W: number,
+  resize: 'stretch' | 'letterbox',
+): InputRegion {
+  // Same aspect (within rounding to whole pixels): letterboxing would add nothing.
+  if (resize === 'stretch' || width * H === height * W) return { top: 0, left: 0, height: H, width: W };
+  const s = Math.min(H / height, W / width);
+  const rh = Math.min(H, Math.max(1, Math.round(height * s)));
+  const rw = Math.min(W, Math.max(1, Math.round(width * s)));
+  return { top: Math.floor((H - rh) / 2), left: Math.floor((W - rw) / 2), height: rh, width: rw };
+}
+
+/** Bin edges of torch's adaptive pooling: [floor(i·n/m), ceil((i+1)·n/m)). */
+function bins(n: number, m: number): { start: Int32Array; end: Int32Array } {
+  const start = new Int32Array(m);
+  const end = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    start[i] = Math.floor((i * n) / m);
+    end[i] = Math.ceil(((i + 1) * n) / m);
+  }
+  return { start, end };
+}
+
+/**
+ * Area-average resize of a width×height image given by `value(i)` (row-major) to outH×outW.
+ * Separable: each source row is reduced to its column-bin sums once, then rows are summed per bin.
+ */
+export function areaResize(
+  width: number,
+  height: number,
+  outH: number,
+  outW: number,
+  value: (i: number) => number,
+): Float64Array {
+  const cols = bins(width, outW);
+  const rows = bins(height, outH);
+  const rowSums = new Float64Array(height * outW);
+  const prefix = new Float64Array(width + 1);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    for (let x = 0; x < width; x++) prefix[x + 1] = (prefix[x] ?? 0) + value(base + x);
+    for (let o = 0; o < outW; o++) {
+      rowSums[y * outW + o] = (prefix[cols.end[o] ?? 0] ?? 0) - (prefix[cols.start[o] ?? 0] ?? 0);
+    }
+  }
+  const out = new Float64Array(outH * outW);
+  for (let oy = 0; oy < outH; oy++) {
+    const y0 = rows.start[oy] ?? 0;
+    const y1 = rows.end[oy] ?? 0;
+    for (let ox = 0; ox < outW; ox++) {
+      let s = 0;
+      for (let y = y0; y < y1; y++) s += rowSums[y * outW + ox] ?? 0;
+      out[oy * outW + ox] = s / ((y1 - y0) * ((cols.end[ox] ?? 0) - (cols.start[ox] ?? 0)));
+    }
+  }
+  return out;
+}
