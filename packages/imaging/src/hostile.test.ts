@@ -95,6 +95,12 @@ describe('hostile input to decodeImage', () => {
     expect(err.message).toMatch(/30000×30000 in its codestream but 16×16 in the DICOM header/);
   });
 
+  it('a compressed frame that is not a codestream at all: 422', async () => {
+    const err = await refusal(encapsulated(16, 16, [new TextEncoder().encode('definitely not a JPEG frame')]));
+    expect(err).toMatchObject({ code: 'corrupt', status: 422 });
+    expect(err.message).toMatch(/^Frame 1 is not a valid JPEG Baseline/);
+  });
+
   it('multi-frame compressed data decodes, and a time budget stops it between frames', async () => {
     const frames = await Promise.all([jpegFrame(16, 8), jpegFrame(16, 8), jpegFrame(16, 8)]);
     const file = encapsulated(8, 16, frames);

@@ -180,7 +180,14 @@ async function decodeStored(
       decoded = decodeRleFrame(encoded, h.rows, h.columns, h.samplesPerPixel, h.bitsAllocated);
       if (pi === 'YBR_FULL_422') decodedPi = 'YBR_FULL'; // RLE stores full-resolution chroma
     } else {
-      const size = codestreamSize(ts.kind, encoded);
+      let size: ReturnType<typeof codestreamSize>;
+      try {
+        size = codestreamSize(ts.kind, encoded);
+      } catch (err) {
+        // The file claims this syntax, so a frame that is not such a codestream is corrupt (422).
+        const reason = err instanceof Error ? err.message : String(err);
+        throw corrupt(`Frame ${f + 1} is not a valid ${ts.name} codestream: ${reason}`, err);
+      }
       if (size.components !== h.samplesPerPixel) {
         throw corrupt(
           `Frame ${f + 1} has ${size.components} components in its codestream but ${h.samplesPerPixel} samples per pixel in the DICOM header.`,
