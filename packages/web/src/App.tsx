@@ -1,5 +1,5 @@
 /** The shell: who is signed in decides the pages; every page sits inside an error boundary. */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Role } from '@scanflow/domain';
 import { api } from './api/client.ts';
 import { ErrorBoundary } from './components/ErrorBoundary.tsx';
@@ -31,6 +31,15 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
 export function App() {
   const { session } = useSession();
   const { path } = useLocation();
+  // Move focus to the new page's content after in-app navigation, as a full page load would.
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path]);
   if (!session)
     return <ErrorBoundary resetKey={path}>{path === '/register' ? <Register /> : <SignIn />}</ErrorBoundary>;
   return (

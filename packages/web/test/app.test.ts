@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { generate } from 'otplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   bearer,
   createUser,
@@ -39,6 +39,8 @@ let t: TestApp;
 let baseUrl: string;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+/** Pages opened by the running test, photographed if it fails. */
+let testPages: Page[] = [];
 
 beforeAll(async () => {
   // The server registers the static route only if dist exists when it starts: build first.
@@ -52,6 +54,14 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }, 180_000);
 
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail') {
+    const name = context.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+    await Promise.all(testPages.map((p, i) => shot(p, `FAILED-${name}-${i}`).catch(() => undefined)));
+  }
+  testPages = [];
+});
+
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);
   await browser?.close();
@@ -62,6 +72,7 @@ async function newPage(viewport = LAPTOP): Promise<Page> {
   const context = await browser.newContext({ viewport, baseURL: baseUrl });
   contexts.push(context);
   const page = await context.newPage();
+  testPages.push(page);
   page.setDefaultTimeout(15_000);
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
@@ -503,5 +514,26 @@ describe('web app in Chromium', () => {
     await second.getByRole('link', { name: 'Outbox' }).click();
     await second.getByRole('table', { name: 'Outbox' }).waitFor();
     await shot(second, 'admin-outbox-tablet');
+  });
+
+  it('an admin whose second factor was reset must enrol a new authenticator before anything else', async () => {
+    const org = uniqueSlug();
+    const [admin, other] = await Promise.all([createUser(t, org, 'admin'), createUser(t, org, 'admin')]);
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/admin/users/${other.id}/reset-second-factor`,
+      headers: bearer(admin),
+    });
+    expect(reset.statusCode, reset.body).toBe(200);
+    const page = await newPage();
+    await signIn(page, other);
+    await page.getByText('Administrators must set up an authenticator app').waitFor();
+    const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+    await shot(page, 'admin-enrolment-required');
+    await page.getByLabel('Code from the app').fill(await generate({ secret }));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('table', { name: 'Audit events' }).waitFor();
   });
 });

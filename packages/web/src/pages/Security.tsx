@@ -1,5 +1,5 @@
 /** TOTP enrolment: a QR code (and the secret, for typing in), then a first code to confirm. */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
 import { api } from '../api/client.ts';
 import { Alert } from '../components/ui.tsx';
@@ -14,7 +14,10 @@ export function Security({ required = false }: { required?: boolean }) {
   const [done, setDone] = useState(false);
   const [busy, setBusy] = useState(false);
 
+  const started = useRef(false);
+
   const start = () => {
+    started.current = true;
     setBusy(true);
     setError(null);
     api
@@ -27,9 +30,10 @@ export function Security({ required = false }: { required?: boolean }) {
       .finally(() => setBusy(false));
   };
 
+  // Start once on arrival when enrolment is required (a second start would replace the secret
+  // the QR code shows).
   useEffect(() => {
-    if (required) start();
-    // Start once on arrival when enrolment is required.
+    if (required && !started.current) start();
   }, [required]);
 
   const confirm = (event: FormEvent) => {
