@@ -158,7 +158,43 @@ for (let c = 0; c < labels.length; c++) {
   });
   result[labels[c]] = { auroc: +a.toFixed(4), pointing_game: +(hits / n).toFixed(4), positives: n };
 }
+// Full-size demo scans: percentile window at full resolution, area resize (integer factor: block
+// mean), normalise; compare with the probabilities PyTorch gave through the same pipeline.
+const demoIndex = JSON.parse(readFileSync(join(dir, 'demo', 'index.json'), 'utf8'));
+let demoDiff = 0;
+for (const d of demoIndex.items) {
+  const meta = await sharp(join(dir, d.file)).metadata();
+  const { data, info } = await sharp(join(dir, d.file))
+    .greyscale()
+    .raw(meta.depth === 'ushort' ? { depth: 'ushort' } : {})
+    .toBuffer({ resolveWithObject: true });
+  const v = meta.depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : data;
+  const s = Float64Array.from(v).sort();
+  const lo = percentile(s, pLow);
+  const hi = percentile(s, pHigh);
+  const f = info.width / W;
+  if (!Number.isInteger(f) || info.height / H !== f) throw new Error('demo size is not an integer multiple');
+  const buf = new Float32Array(H * W);
+  for (let r = 0; r < H; r++)
+    for (let c = 0; c < W; c++) {
+      let acc = 0;
+      for (let dy = 0; dy < f; dy++)
+        for (let dx = 0; dx < f; dx++) {
+          const x = (v[(r * f + dy) * info.width + c * f + dx] - lo) / Math.max(hi - lo, 1e-12);
+          acc += Math.min(1, Math.max(0, x));
+        }
+      buf[r * W + c] = (acc / (f * f) - mean) / std;
+    }
+  const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', buf, [1, 1, H, W]) });
+  const lg = out[manifest.outputs.logits].data;
+  labels.forEach((l, k) => {
+    const p = 1 / (1 + Math.exp(-lg[k]));
+    demoDiff = Math.max(demoDiff, Math.abs(p - d.probabilities[l]));
+  });
+}
+
 const summary = {
+  maxDemoProbabilityDiffVsTorch: demoDiff,
   n: items.length,
   maxLogitDiffVsTorch: maxDiff,
   maxCamDiffVsTorch: camDiff,
@@ -167,7 +203,7 @@ const summary = {
   expected: evalSet.expected.per_label,
 };
 console.log(JSON.stringify(summary, null, 1));
-let ok = maxDiff < 1e-3 && camDiff < 1e-3;
+let ok = maxDiff < 1e-3 && camDiff < 1e-3 && demoDiff < 1e-3;
 for (const l of labels) {
   if (Math.abs(result[l].auroc - evalSet.expected.per_label[l].auroc) > 1e-3) ok = false;
   if (Math.abs(result[l].pointing_game - evalSet.expected.per_label[l].pointing_game) > 1e-3) ok = false;

@@ -36,7 +36,8 @@ from common import (MODEL_DIR, OUT, SEED_DEMO, SEED_SHIP, SEED_TEST, SIZE, auroc
                     batch_percentile_window, infer_input, make_pool, sigmoid)
 from model import PhantomNet  # noqa: E402
 
-TOL_PX = 4
+TOL_PX = 8  # one feature-map cell at 128 px (the heatmap's own resolution)
+TOL_STRICT_PX = 4  # also reported
 
 
 def disk_dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
@@ -64,7 +65,7 @@ def cams(features: torch.Tensor, W: torch.Tensor, label: int) -> torch.Tensor:
     return F.relu(torch.einsum("nchw,c->nhw", features, W[label]))
 
 
-def pointing(features, W, masks, labels, H):
+def pointing(features, W, masks, labels, H, tol=TOL_PX):
     """Returns per-label (hits, n) for positives with a non-empty mask."""
     h = features.shape[-1]
     res = []
@@ -79,7 +80,7 @@ def pointing(features, W, masks, labels, H):
         i, j = am // h, am % h
         r = ((i.float() + 0.5) * H / h).floor().long()
         q = ((j.float() + 0.5) * H / h).floor().long()
-        dm = disk_dilate(masks[idx, c], TOL_PX)
+        dm = disk_dilate(masks[idx, c], tol)
         hit = dm[torch.arange(len(idx)), r, q]
         res.append((int(hit.sum()), int(len(idx))))
     return res
@@ -153,8 +154,10 @@ def main():
     lg = logit.numpy().astype(np.float64)
     per = label_metrics(y, lg, thr)
     pg = pointing(feats, W, te["masks"], te["labels"], SIZE)
+    pg4 = pointing(feats, W, te["masks"], te["labels"], SIZE, tol=TOL_STRICT_PX)
     for k, lid in enumerate(P.LABELS):
         per[lid]["pointing_game"] = round(pg[k][0] / max(1, pg[k][1]), 4)
+        per[lid]["pointing_game_4px"] = round(pg4[k][0] / max(1, pg4[k][1]), 4)
         per[lid]["pointing_n"] = pg[k][1]
     p_all = sigmoid(lg)
     pooled_ece = ece(y.reshape(-1), p_all.reshape(-1))
@@ -166,6 +169,7 @@ def main():
         "pooled_ece": round(pooled_ece, 4),
         "pointing_game": round(hits / max(1, npos), 4),
         "pointing_game_min_label": min(per[lid]["pointing_game"] for lid in P.LABELS),
+        "pointing_game_4px": round(sum(h for h, _ in pg4) / max(1, npos), 4),
     }
     print(json.dumps({"per_label": per, "summary": summary}, indent=1), flush=True)
     print(f"test set done in {time.time() - t0:.0f}s", flush=True)
@@ -185,7 +189,7 @@ def main():
         },
         "shipped_eval_set": ship,
         "pointing_game_definition": {
-            "tolerance_px": TOL_PX, "input_size": SIZE,
+            "tolerance_px": TOL_PX, "strict_tolerance_px_also_reported": TOL_STRICT_PX, "input_size": SIZE,
             "text": "Grad-CAM of the label's logit on the h x w feature grid; argmax cell (i,j) -> input pixel "
                     "(floor((i+0.5)*H/h), floor((j+0.5)*W/w)); hit if within tolerance_px (Euclidean) of a mask "
                     "pixel. Positives with an empty mask are skipped (none in practice).",
@@ -337,7 +341,9 @@ def write_card(metrics, man, md, net):
             "calibration or threshold selection.\n\n" + _table(ho["per_label"]) +
             f"\n\nSummary: minimum AUROC {s['min_auroc']:.3f}, mean AUROC {s['mean_auroc']:.3f}, worst per-label "
             f"ECE {s['max_ece']:.3f} (all labels pooled: {s['pooled_ece']:.3f}), pointing game over all "
-            f"positives {100 * s['pointing_game']:.1f} % (worst label {100 * s['pointing_game_min_label']:.1f} %).")
+            f"positives {100 * s['pointing_game']:.1f} % (worst label {100 * s['pointing_game_min_label']:.1f} %); "
+            f"with the stricter {TOL_STRICT_PX} px tolerance {100 * s['pointing_game_4px']:.1f} % ("
+            + ", ".join(f"{lid} {100 * ho['per_label'][lid]['pointing_game_4px']:.1f} %" for lid in P.LABELS) + ").")
     sh = metrics["shipped_eval_set"]
     ss = sh["summary"]
     shipped = (f"Shipped eval set (`eval/`, {sh['n']} phantoms, seed {sh['seed']}), run from the 8-bit PNGs through "

@@ -237,7 +237,8 @@ def write_manifest(thr):
                 "intensity to 0..1: if a DICOM window (centre/width) is present: x = clip((v - (c - w/2)) / w, 0, 1) "
                 "(linear); otherwise lo, hi = the p_low and p_high percentiles of all pixels of the full-resolution "
                 "image (linear interpolation between order statistics) and x = clip((v - lo) / (hi - lo), 0, 1)",
-                "resize x to size [H, W] by area averaging (stretch; letterbox with 0 only if not square)",
+                "resize x to size [H, W] by area averaging (box filter over the source pixels each output pixel "
+                "covers; 'stretch': the aspect ratio is not kept)",
                 "optional 8-bit quantisation round(x*255)/255 is harmless (training saw it)",
                 "input = (x - mean) / std, shape [1, 1, H, W] float32",
             ],
