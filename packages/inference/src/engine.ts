@@ -1,0 +1,156 @@
+/**
+ * The analysis of one image (SPEC M3–M6) behind one interface, so that an external inference
+ * server (Triton / KServe v2, SPEC M7) can later stand in for the in-process ONNX Runtime
+ * engine without the callers changing.
+ */
+import type { DecodedImage } from '@scanflow/imaging';
+import * as ort from 'onnxruntime-node';
+import { gradcam, regionOnGrid } from './gradcam.ts';
+import type { Heatmap } from './gradcam.ts';
+import { occlusionMap } from './occlusion.ts';
+import { postprocess, sigmoid } from './postprocess.ts';
+import type { LabelResult, Priority } from './postprocess.ts';
+import { preprocess } from './preprocess.ts';
+import type { LoadedModel } from './registry.ts';
+
+export const DISCLAIMER = 'AI decision support only — not a diagnosis. A clinician must review this image.';
+
+export interface AnalysisHeatmap extends Heatmap {
+  method: 'gradcam' | 'occlusion';
+}
+
+export interface Analysis {
+  model: { name: string; version: string };
+  labels: LabelResult[];
+  topFinding: LabelResult | null;
+  uncertain: boolean;
+  priorityScore: number;
+  priority: Priority;
+  disclaimer: typeof DISCLAIMER;
+  /** L2-normalised, so cosine similarity is a dot product; empty when the model has no embedding output. */
+  embedding: number[];
+  /**
+   * For the top finding, on the model's grid (feature maps for Grad-CAM, input pixels for
+   * occlusion), values 0..1, `imageRegion` locating the image on it: `heatmapToImage` resamples
+   * it to the image's size. Null when explanation is off.
+   */
+  heatmap: AnalysisHeatmap | null;
+  timingsMs: { preprocess: number; inference: number; explain: number };
+}
+
+export interface InferenceEngine {
+  readonly model: { name: string; version: string };
+  analyse(image: DecodedImage): Promise<Analysis>;
+}
+
+export interface OnnxEngineOptions {
+  /**
+   * 'auto' (default): Grad-CAM when the manifest declares it, else occlusion. 'occlusion' forces the
+   * model-agnostic map; 'none' skips the heatmap.
+   */
+  explain?: 'auto' | 'gradcam' | 'occlusion' | 'none';
+  occlusion?: { patch?: number; stride?: number; batch?: number };
+}
+
+/** In-process ONNX Runtime: the registry's cached session, the manifest's pre- and post-processing. */
+export class OnnxEngine implements InferenceEngine {
+  readonly model: { name: string; version: string };
+
+  constructor(
+    private readonly loaded: LoadedModel,
+    private readonly options: OnnxEngineOptions = {},
+  ) {
+    this.model = { name: loaded.manifest.name, version: loaded.manifest.version };
+    if (options.explain === 'gradcam' && !loaded.classifier) {
+      throw new Error(`Model '${loaded.id}' has no gradcam section and classifier; Grad-CAM is not available.`);
+    }
+  }
+
+  async analyse(image: DecodedImage): Promise<Analysis> {
+    const { manifest, session, classifier } = this.loaded;
+    const t0 = performance.now();
+    const pre = preprocess(image, manifest);
+    const t1 = performance.now();
+    const input = new ort.Tensor('float32', pre.data, pre.dims);
+    const wanted = [manifest.outputs.logits, manifest.outputs.features, manifest.outputs.embedding].filter(
+      (n): n is string => n !== undefined,
+    );
+    const out = await session.run({ [manifest.input.name]: input }, wanted);
+    const t2 = performance.now();
+    const logits = floats(out, manifest.outputs.logits);
+    const triage = postprocess(logits.data, manifest);
+    const embedding = manifest.outputs.embedding ? l2normalise(floats(out, manifest.outputs.embedding).data) : [];
+
+    let heatmap: AnalysisHeatmap | null = null;
+    const top = triage.topFinding;
+    const mode = this.options.explain ?? 'auto';
+    const [, , H, W] = pre.dims;
+    if (top && mode !== 'none') {
+      const c = manifest.labels.findIndex((l) => l.id === top.id);
+      const weights = classifier?.weight[c];
+      if (mode !== 'occlusion' && weights && manifest.outputs.features) {
+        const f = floats(out, manifest.outputs.features);
+        const map = gradcam(f.data, f.dims, weights, top.id);
+        heatmap = {
+          ...map,
+          imageRegion: regionOnGrid(pre.region, H, W, map.height, map.width),
+          method: 'gradcam',
+        };
+      } else {
+        const map = await occlusionMap(
+          pre.data,
+          pre.dims,
+          (x, n) => this.probabilities(x, n, c),
+          top.id,
+          {
+            ...this.options.occlusion,
+            batch: this.loaded.signature.dynamicBatch ? (this.options.occlusion?.batch ?? 16) : 1,
+            fill: (0.5 - manifest.preprocessing.normalisation.mean) / manifest.preprocessing.normalisation.std,
+          },
+          pre.region,
+        );
+        heatmap = { ...map, method: 'occlusion' };
+      }
+    }
+    for (const t of Object.values(out)) t.dispose();
+    const t3 = performance.now();
+    return {
+      model: this.model,
+      ...triage,
+      disclaimer: DISCLAIMER,
+      embedding,
+      heatmap,
+      timingsMs: { preprocess: t1 - t0, inference: t2 - t1, explain: t3 - t2 },
+    };
+  }
+
+  /** Probability of label c for n stacked inputs (occlusion). */
+  private async probabilities(x: Float32Array, n: number, c: number): Promise<number[]> {
+    const { manifest, session } = this.loaded;
+    const [, C, H, W] = manifest.input.shape;
+    const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', x, [n, C, H, W]) }, [
+      manifest.outputs.logits,
+    ]);
+    const logits = floats(out, manifest.outputs.logits).data;
+    const L = manifest.labels.length;
+    const result = Array.from({ length: n }, (_, i) => sigmoid(logits[i * L + c] ?? NaN));
+    for (const t of Object.values(out)) t.dispose();
+    return result;
+  }
+}
+
+function floats(out: ort.InferenceSession.OnnxValueMapType, name: string): { data: Float32Array; dims: number[] } {
+  const t = out[name];
+  if (!t || t.type !== 'float32' || !(t.data instanceof Float32Array)) {
+    throw new Error(`The model's output '${name}' is missing or not float32.`);
+  }
+  return { data: t.data, dims: [...t.dims] };
+}
+
+/** Unit length (cosine similarity becomes a dot product); a zero vector stays zero. */
+export function l2normalise(v: ArrayLike<number>): number[] {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += (v[i] ?? 0) ** 2;
+  const norm = Math.sqrt(s);
+  return Array.from(v, (x) => (norm > 0 ? x / norm : 0));
+}
