@@ -118,7 +118,10 @@ function startSession(signedIn: SignedIn, email: string): StoredSession {
 
 // ---------------------------------------------------------------- refresh
 
-let refreshing: Promise<boolean> | null = null;
+/** What a refresh came to: new tokens, a refusal (the session is over), or no answer (try later). */
+type RefreshOutcome = 'renewed' | 'rejected' | 'unavailable';
+
+let refreshing: Promise<RefreshOutcome> | null = null;
 
 async function withRefreshLock<T>(run: () => Promise<T>): Promise<T> {
   if (typeof navigator !== 'undefined' && 'locks' in navigator) {
@@ -127,12 +130,12 @@ async function withRefreshLock<T>(run: () => Promise<T>): Promise<T> {
   return run();
 }
 
-async function doRefresh(staleAccessToken: string): Promise<boolean> {
+async function doRefresh(staleAccessToken: string): Promise<RefreshOutcome> {
   return withRefreshLock(async () => {
     const current = readSession();
-    if (!current) return false;
+    if (!current) return 'rejected';
     // Another tab (or an earlier call) renewed the tokens while we waited for the lock.
-    if (current.accessToken !== staleAccessToken) return true;
+    if (current.accessToken !== staleAccessToken) return 'renewed';
     let response: Response;
     try {
       response = await fetch(`${BASE}/auth/refresh`, {
@@ -141,9 +144,11 @@ async function doRefresh(staleAccessToken: string): Promise<boolean> {
         body: JSON.stringify({ refreshToken: current.refreshToken }),
       });
     } catch {
-      return false;
+      return 'unavailable';
     }
-    if (!response.ok) return false;
+    // A refusal ends the session; being rate-limited or a server error does not.
+    if (response.status === 400 || response.status === 401 || response.status === 403) return 'rejected';
+    if (!response.ok) return 'unavailable';
     const tokens = (await response.json()) as Tokens;
     writeSession({
       ...current,
@@ -151,16 +156,30 @@ async function doRefresh(staleAccessToken: string): Promise<boolean> {
       refreshToken: tokens.refreshToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
     });
-    return true;
+    return 'renewed';
   });
 }
 
 /** Renews the tokens once, however many requests found them stale at the same time. */
-function refreshTokens(staleAccessToken: string): Promise<boolean> {
+function refreshTokens(staleAccessToken: string): Promise<RefreshOutcome> {
   refreshing ??= doRefresh(staleAccessToken).finally(() => {
     refreshing = null;
   });
   return refreshing;
+}
+
+/** Renews the tokens, or ends the session (and throws) when the server refuses. */
+async function renewOrEnd(staleAccessToken: string): Promise<string> {
+  const outcome = await refreshTokens(staleAccessToken);
+  const next = readSession();
+  if (outcome === 'unavailable') {
+    throw new ApiError(0, 'network_error', 'Cannot reach Scanflow to renew your session. Try again in a moment.');
+  }
+  if (outcome === 'rejected' || !next) {
+    endSession(SESSION_EXPIRED_MESSAGE);
+    throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
+  }
+  return next.accessToken;
 }
 
 // ---------------------------------------------------------------- requests
@@ -212,18 +231,10 @@ async function authorised(method: string, path: string, options: RequestOptions)
   if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
   let token = session.accessToken;
   // Renew shortly before expiry rather than waiting for a refusal.
-  if (session.accessExpiresAt - Date.now() < 10_000) {
-    if (await refreshTokens(token)) token = readSession()?.accessToken ?? token;
-  }
+  if (session.accessExpiresAt - Date.now() < 10_000) token = await renewOrEnd(token);
   let response = await send(method, path, options, token);
   if (response.status === 401) {
-    const renewed = await refreshTokens(token);
-    const next = readSession();
-    if (!renewed || !next) {
-      endSession(SESSION_EXPIRED_MESSAGE);
-      throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
-    }
-    response = await send(method, path, options, next.accessToken);
+    response = await send(method, path, options, await renewOrEnd(token));
     if (response.status === 401) {
       endSession(SESSION_EXPIRED_MESSAGE);
       throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
@@ -292,20 +303,12 @@ export async function uploadScan(
   const form = new FormData();
   if (options.patientId) form.append('patientId', options.patientId);
   form.append('files', file, file.name);
-  const attempt = async (): Promise<XMLHttpRequest> => {
-    const session = readSession();
-    if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
-    return xhrUpload(form, session.accessToken, options.onProgress);
-  };
-  let xhr = await attempt();
-  if (xhr.status === 401) {
-    const stale = readSession()?.accessToken ?? '';
-    if (!(await refreshTokens(stale))) {
-      endSession(SESSION_EXPIRED_MESSAGE);
-      throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
-    }
-    xhr = await attempt();
-  }
+  const session = readSession();
+  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
+  let token = session.accessToken;
+  if (session.accessExpiresAt - Date.now() < 10_000) token = await renewOrEnd(token);
+  let xhr = await xhrUpload(form, token, options.onProgress);
+  if (xhr.status === 401) xhr = await xhrUpload(form, await renewOrEnd(token), options.onProgress);
   if (xhr.status < 200 || xhr.status >= 300) throw parseXhrError(xhr);
   return (JSON.parse(xhr.responseText) as { scans: ScanSummary[] }).scans;
 }
