@@ -1,0 +1,43 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { blendHeatmap, inferno, overlayPixels, renderHeatmapPng } from './heatmap-png.ts';
+
+describe('overlay colours', () => {
+  it('ramps from dark to bright with rising lightness (inferno ends)', () => {
+    expect(inferno(0)).toEqual([0, 0, 4]);
+    expect(inferno(1)).toEqual([252, 255, 164]);
+    const lum = (c: [number, number, number]) => 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    for (let v = 0; v < 1; v += 0.05) expect(lum(inferno(v + 0.05))).toBeGreaterThanOrEqual(lum(inferno(v)));
+    expect(inferno(NaN)).toEqual(inferno(0));
+  });
+
+  it('is transparent up to the floor and rises to maxAlpha', () => {
+    const px = overlayPixels([0, 0.2, 0.6, 1], { maxAlpha: 0.5, floor: 0.2 });
+    expect([px[3], px[7], px[11], px[15]]).toEqual([0, 0, 64, 128]);
+  });
+});
+
+describe('PNG rendering', () => {
+  const map = { label: 'a', width: 2, height: 2, values: new Float32Array([0, 0, 0, 1]) };
+
+  it('renders an RGBA PNG at the requested size, hot where the map is hot', async () => {
+    const { png, width, height } = await renderHeatmapPng(map, { width: 64, height: 48 });
+    expect([width, height]).toEqual([64, 48]);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect(info).toMatchObject({ width: 64, height: 48, channels: 4 });
+    expect(data[3]).toBe(0); // top-left: cold, transparent
+    expect(data[(47 * 64 + 63) * 4 + 3]).toBe(Math.round(0.6 * 255)); // bottom-right: hottest
+  });
+
+  it('blends the overlay onto a grey rendition', async () => {
+    const grey = await sharp(new Uint8Array(64 * 48).fill(100), { raw: { width: 64, height: 48, channels: 1 } })
+      .png()
+      .toBuffer();
+    const out = await blendHeatmap(new Uint8Array(grey), map);
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    expect(info).toMatchObject({ width: 64, height: 48, channels: 3 });
+    expect([data[0], data[1], data[2]]).toEqual([100, 100, 100]); // untouched where cold
+    const i = (47 * 64 + 63) * 3;
+    expect(data[i]! > data[i + 2]!).toBe(true); // warm tint where hot
+  });
+});

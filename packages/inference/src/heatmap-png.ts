@@ -1,0 +1,94 @@
+/**
+ * Heatmaps as images for the viewer and the report (SPEC M5): an RGBA PNG overlay in a
+ * perceptually ordered colour ramp (inferno: dark purple → red → yellow, monotonic in lightness,
+ * readable by colour-blind viewers, unlike jet), transparent where the model saw nothing so the
+ * anatomy underneath stays visible; and the overlay blended onto a display rendition.
+ */
+import sharp from 'sharp';
+import { heatmapToImage } from './gradcam.ts';
+import type { Heatmap } from './gradcam.ts';
+
+/** Inferno (matplotlib, BIDS) sampled at 0, 1/8, …, 1; linear in between. */
+const INFERNO: ReadonlyArray<readonly [number, number, number]> = [
+  [0, 0, 4],
+  [31, 12, 72],
+  [85, 15, 109],
+  [136, 34, 106],
+  [186, 54, 85],
+  [227, 89, 51],
+  [249, 140, 10],
+  [249, 201, 50],
+  [252, 255, 164],
+];
+
+export function inferno(v: number): [number, number, number] {
+  const x = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * (INFERNO.length - 1);
+  const i = Math.min(Math.floor(x), INFERNO.length - 2);
+  const t = x - i;
+  const a = INFERNO[i]!;
+  const b = INFERNO[i + 1]!;
+  return [0, 1, 2].map((k) => Math.round(a[k]! + (b[k]! - a[k]!) * t)) as [number, number, number];
+}
+
+export interface OverlayOptions {
+  /** Output size; default the heatmap's own grid (resampled bilinearly when different). */
+  width?: number;
+  height?: number;
+  /** Opacity at the hottest point, 0..1; default 0.6 so the image stays readable under it. */
+  maxAlpha?: number;
+  /** Values at or below this are fully transparent; default 0.2 (weak, diffuse evidence is noise). */
+  floor?: number;
+}
+
+/** RGBA pixels of an overlay: colour from the ramp, alpha rising from `floor` to 1. Pure. */
+export function overlayPixels(values: ArrayLike<number>, options: OverlayOptions = {}): Uint8Array {
+  const maxAlpha = options.maxAlpha ?? 0.6;
+  const floor = options.floor ?? 0.2;
+  const out = new Uint8Array(values.length * 4);
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.min(1, Math.max(0, values[i] ?? 0));
+    const [r, g, b] = inferno(v);
+    const a = v <= floor ? 0 : ((v - floor) / (1 - floor)) * maxAlpha;
+    out[4 * i] = r;
+    out[4 * i + 1] = g;
+    out[4 * i + 2] = b;
+    out[4 * i + 3] = Math.round(a * 255);
+  }
+  return out;
+}
+
+/** The overlay as an RGBA PNG, at the image's size when width/height are given. */
+export async function renderHeatmapPng(
+  map: Heatmap,
+  options: OverlayOptions = {},
+): Promise<{ png: Uint8Array; width: number; height: number }> {
+  const width = options.width ?? map.width;
+  const height = options.height ?? map.height;
+  const sized =
+    width === map.width && height === map.height && !map.imageRegion ? map : heatmapToImage(map, width, height);
+  const png = await sharp(overlayPixels(sized.values, options), { raw: { width, height, channels: 4 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  return { png: new Uint8Array(png), width, height };
+}
+
+/**
+ * A display rendition (any image sharp reads, e.g. the 8-bit PNG from @scanflow/imaging) with the
+ * heatmap drawn over it, as an RGB PNG: for the report and for viewers that cannot layer images.
+ */
+export async function blendHeatmap(
+  rendition: Uint8Array,
+  map: Heatmap,
+  options: OverlayOptions = {},
+): Promise<Uint8Array> {
+  const meta = await sharp(rendition).metadata();
+  if (!meta.width || !meta.height) throw new Error('The rendition has no size.');
+  const overlay = await renderHeatmapPng(map, { ...options, width: meta.width, height: meta.height });
+  const out = await sharp(rendition)
+    .toColourspace('srgb')
+    .composite([{ input: Buffer.from(overlay.png), blend: 'over' }])
+    .removeAlpha()
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  return new Uint8Array(out);
+}
