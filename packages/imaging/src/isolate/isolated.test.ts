@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ImagingError } from '../errors.ts';
+import { imageDataset, part10 } from '../testing/dicom-writer.ts';
+import { decodeImageIsolated } from './isolated.ts';
+
+const LIMITS = { maxPixels: 1_000_000, maxDimension: 4096 };
+
+describe('decodeImageIsolated (worker thread with a hard time limit)', () => {
+  it('decodes in a worker and returns typed pixels', async () => {
+    const pixels = new Uint8Array(2 * 3 * 2);
+    new DataView(pixels.buffer).setUint16(2, 4095, true);
+    const image = await decodeImageIsolated(part10(imageDataset({ rows: 2, columns: 3, pixels })), LIMITS, {
+      timeoutMs: 20_000,
+    });
+    expect(image.pixels).toBeInstanceOf(Uint16Array);
+    expect(Array.from(image.pixels)).toEqual([0, 4095, 0, 0, 0, 0]);
+  }, 30_000);
+
+  it('passes ImagingError back with its code and status', async () => {
+    const err = await decodeImageIsolated(new Uint8Array(), LIMITS, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImagingError);
+    expect(err).toMatchObject({ code: 'corrupt', status: 400, message: 'The file is empty (0 bytes).' });
+  }, 30_000);
+
+  it('stops a decode that overruns its time limit', async () => {
+    const err = await decodeImageIsolated(part10(imageDataset({ rows: 2, columns: 3 })), LIMITS, {
+      timeoutMs: 1,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'too_large', status: 413 });
+    expect((err as Error).message).toMatch(/longer than 1 ms/);
+  });
+});
