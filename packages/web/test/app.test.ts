@@ -350,7 +350,7 @@ describe('web app in Chromium', () => {
     await page.getByLabel('E-mail address').fill(`ada-${org}@example.test`);
     await page.getByLabel('Licence number').fill('GMC-1234567');
     await page.getByLabel('Licensing jurisdiction').fill('UK');
-    await page.getByLabel('Password (at least 10 characters)').fill('a-long-password-1');
+    await page.getByLabel('Password', { exact: true }).fill('a-long-password-1');
     await page.getByLabel('Repeat the password').fill('a-long-password-1');
     await shot(page, 'register-tablet');
     await page.getByRole('button', { name: 'Create account' }).click();

@@ -159,16 +159,20 @@ export function Register() {
           )}
           <div className="grid-2">
             <div>
-              <label htmlFor="reg-password">Password (at least 10 characters)</label>
+              <label htmlFor="reg-password">Password</label>
               <input
                 id="reg-password"
                 type="password"
                 required
                 minLength={10}
                 autoComplete="new-password"
+                aria-describedby="reg-password-hint"
                 value={form.password}
                 onChange={(e) => set({ password: e.target.value })}
               />
+              <span id="reg-password-hint" className="hint">
+                At least 10 characters.
+              </span>
             </div>
             <div>
               <label htmlFor="reg-confirm">Repeat the password</label>
