@@ -11,6 +11,7 @@ import { occlusionMap } from './occlusion.ts';
 import { postprocess, sigmoid } from './postprocess.ts';
 import type { LabelResult, Priority } from './postprocess.ts';
 import { preprocess } from './preprocess.ts';
+import type { Preprocessed } from './preprocess.ts';
 import type { LoadedModel } from './registry.ts';
 
 export const DISCLAIMER = 'AI decision support only — not a diagnosis. A clinician must review this image.';
@@ -36,6 +37,14 @@ export interface Analysis {
    */
   heatmap: AnalysisHeatmap | null;
   timingsMs: { preprocess: number; inference: number; explain: number };
+}
+
+export interface ModelOutputs {
+  pre: Preprocessed;
+  logits: Float32Array;
+  features?: { data: Float32Array; dims: number[] };
+  embedding?: Float32Array;
+  timingsMs: { preprocess: number; inference: number };
 }
 
 export interface InferenceEngine {
@@ -66,20 +75,35 @@ export class OnnxEngine implements InferenceEngine {
     }
   }
 
-  async analyse(image: DecodedImage): Promise<Analysis> {
-    const { manifest, session, classifier } = this.loaded;
+  /**
+   * Preprocess and run the model once: the raw outputs, for callers that need more than the
+   * analysis (evaluation computes Grad-CAM for every label, not only the top finding).
+   */
+  async run(image: DecodedImage): Promise<ModelOutputs> {
+    const { manifest, session } = this.loaded;
     const t0 = performance.now();
     const pre = preprocess(image, manifest);
     const t1 = performance.now();
-    const input = new ort.Tensor('float32', pre.data, pre.dims);
     const wanted = [manifest.outputs.logits, manifest.outputs.features, manifest.outputs.embedding].filter(
       (n): n is string => n !== undefined,
     );
-    const out = await session.run({ [manifest.input.name]: input }, wanted);
+    const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', pre.data, pre.dims) }, wanted);
     const t2 = performance.now();
-    const logits = floats(out, manifest.outputs.logits);
-    const triage = postprocess(logits.data, manifest);
-    const embedding = manifest.outputs.embedding ? l2normalise(floats(out, manifest.outputs.embedding).data) : [];
+    const result: ModelOutputs = {
+      pre,
+      logits: floats(out, manifest.outputs.logits).data,
+      ...(manifest.outputs.features ? { features: floats(out, manifest.outputs.features) } : {}),
+      ...(manifest.outputs.embedding ? { embedding: floats(out, manifest.outputs.embedding).data } : {}),
+      timingsMs: { preprocess: t1 - t0, inference: t2 - t1 },
+    };
+    return result;
+  }
+
+  async analyse(image: DecodedImage): Promise<Analysis> {
+    const { manifest, classifier } = this.loaded;
+    const { pre, logits, features, embedding, timingsMs } = await this.run(image);
+    const t2 = performance.now();
+    const triage = postprocess(logits, manifest);
 
     let heatmap: AnalysisHeatmap | null = null;
     const top = triage.topFinding;
@@ -88,9 +112,8 @@ export class OnnxEngine implements InferenceEngine {
     if (top && mode !== 'none') {
       const c = manifest.labels.findIndex((l) => l.id === top.id);
       const weights = classifier?.weight[c];
-      if (mode !== 'occlusion' && weights && manifest.outputs.features) {
-        const f = floats(out, manifest.outputs.features);
-        const map = gradcam(f.data, f.dims, weights, top.id);
+      if (mode !== 'occlusion' && weights && features) {
+        const map = gradcam(features.data, features.dims, weights, top.id);
         heatmap = {
           ...map,
           imageRegion: regionOnGrid(pre.region, H, W, map.height, map.width),
@@ -112,15 +135,14 @@ export class OnnxEngine implements InferenceEngine {
         heatmap = { ...map, method: 'occlusion' };
       }
     }
-    for (const t of Object.values(out)) t.dispose();
     const t3 = performance.now();
     return {
       model: this.model,
       ...triage,
       disclaimer: DISCLAIMER,
-      embedding,
+      embedding: embedding ? l2normalise(embedding) : [],
       heatmap,
-      timingsMs: { preprocess: t1 - t0, inference: t2 - t1, explain: t3 - t2 },
+      timingsMs: { ...timingsMs, explain: t3 - t2 },
     };
   }
 
@@ -133,9 +155,7 @@ export class OnnxEngine implements InferenceEngine {
     ]);
     const logits = floats(out, manifest.outputs.logits).data;
     const L = manifest.labels.length;
-    const result = Array.from({ length: n }, (_, i) => sigmoid(logits[i * L + c] ?? NaN));
-    for (const t of Object.values(out)) t.dispose();
-    return result;
+    return Array.from({ length: n }, (_, i) => sigmoid(logits[i * L + c] ?? NaN));
   }
 }
 

@@ -51,8 +51,12 @@ export function parseClassifier(value: unknown, labelIds: readonly string[], cha
   }
   let bias: number[] | undefined;
   if (o.bias !== undefined) {
-    if (Array.isArray(o.bias) && o.bias.length === labelIds.length && o.bias.every((v) => typeof v === 'number')) {
-      bias = o.bias as number[];
+    if (
+      Array.isArray(o.bias) &&
+      o.bias.length === labelIds.length &&
+      o.bias.every((v): v is number => typeof v === 'number')
+    ) {
+      bias = o.bias;
     } else problems.push(`bias: must be ${labelIds.length} numbers`);
   }
   if (problems.length > 0) throw new Error(`classifier: ${problems.join('; ')}`);

@@ -177,7 +177,7 @@ class Reader {
       this.problem(join(path, key), `must be an array, got ${describe(v)}`);
       return undefined;
     }
-    return v;
+    return v as unknown[];
   }
 
   numberMap(obj: Json, path: string, key: string, optional: boolean): Record<string, number> | undefined {
@@ -186,7 +186,7 @@ class Reader {
       if (!optional) this.problem(join(path, key), 'is missing (an object of numbers)');
       return undefined;
     }
-    const map = this.object(v, join(path, key), Object.keys((v ?? {}) as object));
+    const map = this.object(v, join(path, key), Object.keys(typeof v === 'object' && v !== null ? v : {}));
     if (!map) return undefined;
     const out: Record<string, number> = {};
     for (const [k, x] of Object.entries(map)) {
@@ -207,8 +207,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `an array of ${v.length}`;
   if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${v}`;
+  return typeof v === 'object' ? 'an object' : typeof v;
 }
 
 const TOP = [
@@ -433,7 +433,7 @@ function readPreprocessing(r: Reader, top: Json): ManifestPreprocessing | undefi
   let pipeline: string[] | undefined;
   const pipeRaw = r.array(o, P, 'pipeline', true);
   if (pipeRaw) {
-    if (pipeRaw.every((s) => typeof s === 'string')) pipeline = pipeRaw as string[];
+    if (pipeRaw.every((s): s is string => typeof s === 'string')) pipeline = pipeRaw;
     else r.problem(`${P}.pipeline`, 'must be an array of strings');
   }
   if (!intensity || !resize || !interpolation || !percentiles || !size || !normalisation) return undefined;
