@@ -197,6 +197,14 @@ describe('web app in Chromium', () => {
     expect(await page.getByTestId('count-high').textContent()).toBe('1');
     await shot(page, 'doctor-worklist');
 
+    // A new urgent case arrives while the worklist is open: it appears at the top, announced.
+    const later = await uploadAs(patient, await pngBytes(64, 64, 9), 'later.png');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: later }, aiResult('HIGH', 0.97));
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await page.getByText('A new urgent case has arrived.').waitFor();
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.nth(2).getAttribute('data-scan-id')).toBe(routine);
+
     await rows.first().getByRole('link', { name: /Open/ }).click();
     await page.getByRole('heading', { name: 'AI pre-read' }).waitFor();
     expect(await page.locator('.disclaimer').textContent()).toContain('not a diagnosis');

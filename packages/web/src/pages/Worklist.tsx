@@ -1,7 +1,8 @@
 /**
  * A clinician's queue (doctor: analysed scans; pharmacist: verified; admin: awaiting approval),
  * HIGH priority first and then by waiting time, as the server orders it. Counts on top, filters,
- * and a quiet refresh every 20 seconds that announces newly arrived urgent cases.
+ * and a quiet refresh every 20 seconds (and on returning to the tab) that announces newly arrived
+ * urgent cases.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { SCAN_STATUSES, queueStatuses, type Role } from '@scanflow/domain';
@@ -77,9 +78,13 @@ export function Worklist({ role }: { role: Role }) {
     const timer = window.setInterval(() => {
       if (document.visibilityState === 'visible') void load(true);
     }, REFRESH_MS);
+    // Coming back to the tab refreshes at once.
+    const onFocus = () => void load(true);
+    window.addEventListener('focus', onFocus);
     return () => {
       live = false;
       window.clearInterval(timer);
+      window.removeEventListener('focus', onFocus);
     };
   }, [applied]);
 
