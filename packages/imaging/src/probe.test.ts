@@ -116,6 +116,13 @@ describe('probeImage on DICOM', () => {
     expect(err).toMatchObject({ code: 'too_large', status: 413 });
   });
 
+  it('refuses uncompressed pixel data shorter than the header needs, at probe time', async () => {
+    const short = part10(imageDataset({ rows: 10, columns: 10, pixels: new Uint8Array(150) }));
+    const err = await rejection(probeImage(short, LIMITS));
+    expect(err).toMatchObject({ code: 'corrupt', status: 422 });
+    expect(err.message).toBe('The pixel data is truncated: 150 bytes where 200 are needed for 1 frame(s).');
+  });
+
   it('names an unsupported transfer syntax', async () => {
     const err = await rejection(
       probeImage(part10(imageDataset({ rows: 2, columns: 2 }), '1.2.840.10008.1.2.4.102'), LIMITS),

@@ -1,9 +1,12 @@
 import type { BasicDicomTags } from './dicom/basic-tags.ts';
 import { readBasicTags } from './dicom/basic-tags.ts';
+import type { ImagePixelHeader } from './dicom/image-header.ts';
 import { readImagePixelHeader } from './dicom/image-header.ts';
+import type { DicomDataSet } from './dicom/parse.ts';
 import { parseDicom } from './dicom/parse.ts';
+import { Tags } from './dicom/tags.ts';
 import { SUPPORTED_TRANSFER_SYNTAXES, unsupportedTransferSyntax } from './dicom/transfer-syntax.ts';
-import { emptyFile, ImagingError, unsupportedFormat } from './errors.ts';
+import { corrupt, emptyFile, ImagingError, unsupportedFormat } from './errors.ts';
 import type { ImageFormat } from './format.ts';
 import { FORMAT_NAMES, MEDIA_TYPES } from './format.ts';
 import type { ProbeLimits } from './limits.ts';
@@ -85,6 +88,7 @@ function probeDicom(bytes: Uint8Array, limits: ProbeLimits): ImageProbe {
     throw unsupportedTransferSyntax(parsed.transferSyntaxUid);
   }
   checkDimensions(header.columns, header.rows, header.frames, limits);
+  checkNativeLength(parsed.dataset, header, parsed.transferSyntaxUid);
   return {
     format: 'dicom',
     mediaType: MEDIA_TYPES.dicom,
@@ -95,4 +99,19 @@ function probeDicom(bytes: Uint8Array, limits: ProbeLimits): ImageProbe {
     samplesPerPixel: header.samplesPerPixel,
     dicom: readBasicTags(parsed.meta, parsed.dataset, parsed.transferSyntaxUid),
   };
+}
+
+/** Uncompressed pixel data must hold every frame the header declares (PS3.5 8.1.1, A.1-A.3). */
+function checkNativeLength(ds: DicomDataSet, h: ImagePixelHeader, transferSyntaxUid: string): void {
+  if (SUPPORTED_TRANSFER_SYNTAXES.get(transferSyntaxUid)?.kind !== 'native') return;
+  const pixelData = ds.elements.get(Tags.PixelData);
+  if (!pixelData || pixelData.fragments) return;
+  const samples =
+    h.rows * h.columns * h.frames * (h.photometricInterpretation === 'YBR_FULL_422' ? 2 : h.samplesPerPixel);
+  const needed = Math.ceil((samples * h.bitsAllocated) / 8);
+  if (pixelData.length < needed) {
+    throw corrupt(
+      `The pixel data is truncated: ${pixelData.length} bytes where ${needed} are needed for ${h.frames} frame(s).`,
+    );
+  }
 }
