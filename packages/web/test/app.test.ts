@@ -544,4 +544,18 @@ describe('web app in Chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('table', { name: 'Audit events' }).waitFor();
   });
+
+  it('shows a 2048² image down-sampled first and at full resolution on request', async () => {
+    const patient = await createUser(t, uniqueSlug(), 'patient');
+    const scanId = await uploadAs(patient, await pngBytes(2048, 2048, 4), 'large.png');
+    const page = await newPage();
+    await useSession(page, patient);
+    await page.goto(`/scans/${scanId}`);
+    const image = page.getByTestId('scan-image');
+    const naturalWidth = () => image.evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    await expect.poll(naturalWidth).toBe(1024);
+    await page.getByRole('button', { name: 'Full resolution' }).click();
+    await expect.poll(naturalWidth, { timeout: 15_000 }).toBe(2048);
+    expect(await page.locator('figcaption').textContent()).toContain('2048×2048');
+  });
 });

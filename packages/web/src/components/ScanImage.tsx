@@ -47,6 +47,8 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
   const viewport = useRef<HTMLDivElement>(null);
   const drag = useRef<{ x: number; y: number; pan: { x: number; y: number }; window: WindowLevel | null } | null>(null);
   const large = Math.max(scan.width, scan.height) > DISPLAY_SIZE;
+  // Large images come down-sampled for a quick first look, at full resolution when asked for or zoomed in.
+  const full = fullResolution || zoom > 1.5;
 
   useEffect(() => {
     let live = true;
@@ -55,7 +57,7 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
     api
       .rendition(scan.id, {
         frame,
-        ...(fullResolution || !large ? {} : { maxSize: DISPLAY_SIZE }),
+        ...(full || !large ? {} : { maxSize: DISPLAY_SIZE }),
         ...(requested ? { wc: round(requested.center), ww: round(requested.width) } : {}),
       })
       .then(
@@ -87,7 +89,7 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
       live = false;
       if (objectUrl) URL.revokeObjectURL(objectUrl);
     };
-  }, [scan.id, frame, requested, fullResolution, large]);
+  }, [scan.id, frame, requested, full, large]);
 
   // Wheel zoom needs a non-passive listener to keep the page from scrolling.
   useEffect(() => {
@@ -216,7 +218,7 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
             ))}
         </select>
         {large && (
-          <button type="button" aria-pressed={fullResolution} onClick={() => setFullResolution((f) => !f)}>
+          <button type="button" aria-pressed={full} onClick={() => setFullResolution((f) => !f)}>
             Full resolution
           </button>
         )}
