@@ -47,7 +47,21 @@ export class TokenService {
       .sign(this.key);
   }
 
+  /**
+   * A client sends the same access token with every request for up to 15 minutes; a token whose
+   * signature was verified once is remembered (by its full text) until it expires, so each
+   * request does not pay for HMAC verification again. Expiry is checked on every hit.
+   */
+  private readonly verified = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+  private static readonly VERIFIED_CACHE_ENTRIES = 10_000;
+
   async verifyAccess(token: string): Promise<AccessClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.expiresAt > Date.now()) return hit.claims;
+      this.verified.delete(token);
+      throw unauthorized('The token has expired');
+    }
     const payload = await this.verify(token, ACCESS_AUDIENCE);
     const { sub, org, role, sid, mfa } = payload;
     if (
@@ -62,7 +76,10 @@ export class TokenService {
     ) {
       throw unauthorized('The access token is malformed');
     }
-    return { userId: sub, orgId: org, role, sessionId: sid, mfa };
+    const claims = { userId: sub, orgId: org, role, sessionId: sid, mfa };
+    if (this.verified.size >= TokenService.VERIFIED_CACHE_ENTRIES) this.verified.clear();
+    this.verified.set(token, { claims, expiresAt: (payload.exp ?? 0) * 1000 });
+    return claims;
   }
 
   issueChallenge(claims: ChallengeClaims): Promise<string> {

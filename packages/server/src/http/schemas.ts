@@ -33,6 +33,9 @@ export const AiResultSchema = Type.Object({
   heatmap: Type.Optional(Nullable(Type.Object({ label: Type.String(), sha256: Type.String() }))),
 });
 
+const { labels: _labels, ...aiSummaryProperties } = AiResultSchema.properties;
+export const AiSummarySchema = Type.Object(aiSummaryProperties);
+
 export const ScanSummarySchema = Type.Object(
   {
     id: Uuid,
@@ -54,7 +57,7 @@ export const ScanSummarySchema = Type.Object(
     bodyPart: Nullable(Type.String()),
     receivedAt: Type.String({ format: 'date-time' }),
     statusSince: Type.String({ format: 'date-time' }),
-    ai: Nullable(AiResultSchema),
+    ai: Nullable(AiSummarySchema),
   },
   { $id: 'ScanSummary' },
 );
@@ -80,6 +83,7 @@ export const PrescriptionSchema = Type.Object(
 export const ScanDetailSchema = Type.Object(
   {
     ...ScanSummarySchema.properties,
+    ai: Nullable(AiResultSchema),
     originalName: Nullable(Type.String()),
     dicom: Nullable(Type.Record(Type.String(), Type.String())),
     findings: Nullable(Type.Object({ findings: Type.String(), impression: Nullable(Type.String()) })),

@@ -19,12 +19,12 @@ export interface AiResult {
   heatmap?: { label: string; sha256: string } | null;
 }
 
-export interface ScanRow {
+/** What every view of a scan needs: the worklist reads only these columns. */
+export interface ScanSummaryRow {
   id: string;
   org_id: string;
   patient_id: string;
   patient_user_id: string | null;
-  uploaded_by: string | null;
   source: 'upload' | 'dicom' | 'dicomweb';
   status: ScanStatus;
   version: number;
@@ -37,28 +37,42 @@ export interface ScanRow {
   width: number;
   height: number;
   frames: number;
-  original_name_enc: Uint8Array | null;
-  dicom: Record<string, string> | null;
-  ai_result: AiResult | null;
-  findings_enc: Uint8Array | null;
-  prescription_enc: Uint8Array | null;
+  modality: string | null;
+  body_part: string | null;
+  /** The AI result without its per-label list: what a worklist row shows. */
+  ai_summary: AiSummary | null;
   integrity: 'ok' | 'mismatch';
-  received_at: Date;
-  status_since: Date;
-  updated_at: Date;
+  /** Timestamps as ISO 8601 text at PostgreSQL's full (microsecond) precision: exact cursor keys,
+   * and no Date parsing on the hot path. */
+  received_at: string;
+  status_since: string;
   patient_name_enc: Uint8Array | null;
 }
 
-/** Worklist rows also carry their sort timestamps at full (microsecond) precision, for cursors. */
-export interface WorklistRow extends ScanRow {
-  status_since_key: string;
-  received_key: string;
+/** A case in full. */
+/** A worklist shows the headline of the pre-read; the case view shows every label. */
+export type AiSummary = Omit<AiResult, 'labels'>;
+
+export interface ScanRow extends ScanSummaryRow {
+  ai_result: AiResult | null;
+  uploaded_by: string | null;
+  original_name_enc: Uint8Array | null;
+  dicom: Record<string, string> | null;
+  findings_enc: Uint8Array | null;
+  prescription_enc: Uint8Array | null;
 }
 
-const SCAN_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.uploaded_by, s.source, s.status, s.version,
-  s.priority, s.priority_score, s.blob_sha256, s.byte_size, s.media_type, s.format, s.width, s.height, s.frames,
-  s.original_name_enc, s.dicom, s.ai_result, s.findings_enc, s.prescription_enc, s.integrity, s.received_at,
-  s.status_since, s.updated_at, p.name_enc AS patient_name_enc`;
+// JavaScript dates hold milliseconds, PostgreSQL microseconds: a cursor built from a Date would
+// repeat rows on the next page, so timestamps are read as PostgreSQL's own text.
+const exactUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+const SUMMARY_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.source, s.status, s.version, s.priority,
+  s.priority_score, s.blob_sha256, s.byte_size, s.media_type, s.format, s.width, s.height, s.frames,
+  s.dicom->>'modality' AS modality, s.dicom->>'bodyPartExamined' AS body_part, s.ai_result - 'labels' AS ai_summary, s.integrity,
+  ${exactUtc('s.received_at')} AS received_at, ${exactUtc('s.status_since')} AS status_since`;
+
+const SCAN_COLUMNS = `${SUMMARY_COLUMNS}, s.ai_result, s.uploaded_by, s.original_name_enc, s.dicom, s.findings_enc,
+  s.prescription_enc, p.name_enc AS patient_name_enc`;
 
 export async function findScan(tx: Queryable, id: string): Promise<ScanRow | null> {
   const { rows } = await tx.query<ScanRow>(
@@ -190,11 +204,7 @@ export interface WorklistCursor {
   id: string;
 }
 
-// JavaScript dates hold milliseconds, PostgreSQL microseconds: a cursor built from a Date would
-// repeat rows on the next page, so the key is PostgreSQL's own text at full precision.
-const exactUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-export async function listScans(tx: Queryable, q: WorklistQuery): Promise<WorklistRow[]> {
+export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanSummaryRow[]> {
   const values: unknown[] = [];
   const param = (value: unknown) => {
     values.push(value);
@@ -221,10 +231,9 @@ export async function listScans(tx: Queryable, q: WorklistQuery): Promise<Workli
     if (q.after) where.push(`(s.received_at, s.id) < (${param(q.after.at)}::timestamptz, ${param(q.after.id)}::uuid)`);
     order = 's.received_at DESC, s.id DESC';
   }
-  const { rows } = await tx.query<WorklistRow>(
+  const { rows } = await tx.query<ScanSummaryRow>(
     // The patient's name by primary key per row of the page, after the page is chosen.
-    `SELECT ${SCAN_COLUMNS.replace('p.name_enc AS patient_name_enc', '(SELECT p.name_enc FROM patients p WHERE p.id = s.patient_id) AS patient_name_enc')},
-            ${exactUtc('s.status_since')} AS status_since_key, ${exactUtc('s.received_at')} AS received_key
+    `SELECT ${SUMMARY_COLUMNS}, (SELECT p.name_enc FROM patients p WHERE p.id = s.patient_id) AS patient_name_enc
        FROM scans s
       WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(q.limit)}`,
     values,

@@ -92,8 +92,23 @@ export function dbRoleOf(actor: Actor): DbRole {
   return actor.role;
 }
 
+/** How long a session's checked state is reused within this process (see `authenticate`). */
+const SESSION_CACHE_MS = 2000;
+
+interface SessionState {
+  role: Role;
+  orgId: string;
+  verified: boolean;
+  checkedAt: number;
+}
+
 export class AuthService {
-  constructor(private readonly ctx: AppContext) {}
+  private readonly sessions = new Map<string, SessionState>();
+
+  constructor(private readonly ctx: AppContext) {
+    // Sessions revoked elsewhere in this process (disabled accounts, reset factors) are forgotten at once.
+    ctx.signals.on('sessions-revoked', () => this.sessions.clear());
+  }
 
   private audit(tx: Queryable | null, event: Parameters<AuditLog['record']>[0]): Promise<void> {
     return tx ? AuditLog.recordIn(tx, event) : this.ctx.audit.record(event);
@@ -473,6 +488,7 @@ export class AuthService {
   }
 
   async revokeSession(sessionId: string, reason: string): Promise<void> {
+    this.sessions.delete(sessionId);
     await this.ctx.db.query(
       'UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL',
       [sessionId, reason],
@@ -500,6 +516,23 @@ export class AuthService {
    */
   async authenticate(accessToken: string): Promise<AuthenticatedSession> {
     const claims = await this.ctx.tokens.verifyAccess(accessToken);
+    // A session checked within the last two seconds is not checked again: a busy client's
+    // requests share one check. Revocations in this process apply at once (revokeSession and the
+    // 'sessions-revoked' signal); those made by another process apply within the two seconds.
+    const cached = this.sessions.get(claims.sessionId);
+    const state = cached && Date.now() - cached.checkedAt < SESSION_CACHE_MS ? cached : await this.checkSession(claims);
+    const actor: Actor = {
+      userId: claims.userId,
+      orgId: state.orgId,
+      role: state.role,
+      clinicianVerified: state.verified,
+      mfa: claims.mfa,
+    };
+    return { actor, sessionId: claims.sessionId, dbRole: dbRoleOf(actor) };
+  }
+
+  private async checkSession(claims: { sessionId: string; userId: string; orgId: string }): Promise<SessionState> {
+    this.sessions.delete(claims.sessionId);
     const { rows } = await this.ctx.db.query<{
       revoked: boolean;
       expired: boolean;
@@ -529,14 +562,10 @@ export class AuthService {
     if (row.status !== 'active') throw new AppError('forbidden', 'This account has been disabled');
     if (row.stale)
       await this.ctx.db.query('UPDATE sessions SET last_seen_at = now() WHERE id = $1', [claims.sessionId]);
-    const actor: Actor = {
-      userId: claims.userId,
-      orgId: row.org_id,
-      role: row.role,
-      clinicianVerified: row.verified,
-      mfa: claims.mfa,
-    };
-    return { actor, sessionId: claims.sessionId, dbRole: dbRoleOf(actor) };
+    const state: SessionState = { role: row.role, orgId: row.org_id, verified: row.verified, checkedAt: Date.now() };
+    if (this.sessions.size >= 10_000) this.sessions.clear();
+    this.sessions.set(claims.sessionId, state);
+    return state;
   }
 
   /** Starts TOTP enrolment: a new secret, active only once a code from it is confirmed. */

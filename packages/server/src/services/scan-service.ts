@@ -31,7 +31,9 @@ import {
   listScans,
   scanTimeline,
   type AiResult,
+  type AiSummary,
   type ScanRow,
+  type ScanSummaryRow,
   type StatusCount,
   type TimelineEntry,
   type WorklistCursor,
@@ -68,10 +70,12 @@ export interface ScanSummary {
   bodyPart: string | null;
   receivedAt: string;
   statusSince: string;
-  ai: AiResult | null;
+  /** The pre-read's headline (top finding, uncertainty, priority, model); the case adds every label. */
+  ai: AiSummary | null;
 }
 
-export interface ScanDetail extends ScanSummary {
+export interface ScanDetail extends Omit<ScanSummary, 'ai'> {
+  ai: AiResult | null;
   originalName: string | null;
   dicom: Record<string, string> | null;
   findings: { findings: string; impression: string | null } | null;
@@ -131,14 +135,14 @@ function clearDicom(probe: ImageProbe): Record<string, string> | null {
   return out;
 }
 
-function toSummary(row: ScanRow, cipher: FieldCipher): ScanSummary {
+function toSummary(row: ScanSummaryRow, cipher: FieldCipher): ScanSummary {
   return {
     id: row.id,
     status: row.status,
     version: row.version,
     priority: row.priority,
     priorityScore: row.priority_score,
-    patient: { id: row.patient_id, name: cipher.maybeDecrypt(row.patient_name_enc) },
+    patient: { id: row.patient_id, name: row.patient_name_enc ? cipher.decryptCached(row.patient_name_enc) : null },
     source: row.source,
     format: row.format,
     mediaType: row.media_type,
@@ -148,17 +152,18 @@ function toSummary(row: ScanRow, cipher: FieldCipher): ScanSummary {
     byteSize: Number(row.byte_size),
     sha256: row.blob_sha256,
     integrity: row.integrity,
-    modality: row.dicom?.modality ?? null,
-    bodyPart: row.dicom?.bodyPartExamined ?? null,
-    receivedAt: row.received_at.toISOString(),
-    statusSince: row.status_since.toISOString(),
-    ai: row.ai_result,
+    modality: row.modality,
+    bodyPart: row.body_part,
+    receivedAt: row.received_at,
+    statusSince: row.status_since,
+    ai: row.ai_summary,
   };
 }
 
 async function toDetail(tx: Queryable, row: ScanRow, cipher: FieldCipher): Promise<ScanDetail> {
   return {
     ...toSummary(row, cipher),
+    ai: row.ai_result,
     originalName: cipher.maybeDecrypt(row.original_name_enc),
     dicom: row.dicom,
     findings: row.findings_enc ? cipher.decryptJson(row.findings_enc) : null,
@@ -341,7 +346,7 @@ export class ScanService {
       rows.length > request.limit && last
         ? encodeCursor({
             rank: last.priority === 'HIGH' ? 0 : 1,
-            at: order === 'queue' ? last.status_since_key : last.received_key,
+            at: order === 'queue' ? last.status_since : last.received_at,
             id: last.id,
           })
         : null;

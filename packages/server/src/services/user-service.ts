@@ -117,7 +117,7 @@ export class UserService {
         [userId, session.actor.userId],
       );
       return this.view(await this.target(tx, userId));
-    });
+    }).finally(() => this.ctx.signals.emit('sessions-revoked'));
   }
 
   async setDisabled(session: AuthenticatedSession, userId: string, disabled: boolean): Promise<UserView> {
@@ -154,6 +154,7 @@ export class UserService {
       'UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL',
       [userId, reason],
     );
+    this.ctx.signals.emit('sessions-revoked');
   }
 
   // ---- Operator actions (CLI): the system acts, and says so in the audit trail. ----

@@ -8,6 +8,9 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 const VERSION = 1;
 
 export class FieldCipher {
+  private static readonly CACHE_ENTRIES = 10_000;
+  private readonly cache = new Map<string, string>();
+
   constructor(
     private readonly key: Buffer,
     private readonly lookupKey: Buffer,
@@ -26,6 +29,24 @@ export class FieldCipher {
     const decipher = createDecipheriv('aes-256-gcm', this.key, buf.subarray(1, 13));
     decipher.setAuthTag(buf.subarray(13, 29));
     return Buffer.concat([decipher.update(buf.subarray(29)), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * For values shown over and over (a patient's name on every worklist page): decrypted once,
+   * then served from a bounded in-memory cache keyed by the ciphertext itself.
+   */
+  decryptCached(sealed: Uint8Array): string {
+    const key = Buffer.from(sealed).toString('latin1');
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const value = this.decrypt(sealed);
+    this.cache.set(key, value);
+    if (this.cache.size > FieldCipher.CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    return value;
   }
 
   encryptJson(value: unknown): Buffer {
