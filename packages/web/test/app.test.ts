@@ -250,6 +250,11 @@ describe('web app in Chromium', () => {
     const pharmacist = await createUser(t, org, 'pharmacist');
     const rx = await newPage();
     await signIn(rx, pharmacist);
+    await rx.locator(`tr[data-scan-id="${urgent}"]`).waitFor();
+    await shot(rx, 'pharmacist-queue');
+    await rx.setViewportSize(TABLET);
+    await shot(rx, 'pharmacist-queue-tablet');
+    await rx.setViewportSize(LAPTOP);
     await rx.locator(`tr[data-scan-id="${urgent}"]`).getByRole('link', { name: /Open/ }).click();
     await rx.getByLabel('Drug').fill('Amoxicillin');
     await rx.getByLabel('Dose').fill('lots');
