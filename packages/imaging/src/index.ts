@@ -18,5 +18,5 @@ export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './dicom/transfe
 export type { TransferSyntaxInfo } from './dicom/transfer-syntax.ts';
 export type { DeidentifyOptions, DeidentifyResult } from './deid/deidentify.ts';
 export { deidentifyDicom, remapUid, shiftDate } from './deid/deidentify.ts';
-export type { IsolationOptions } from './isolate/isolated.ts';
-export { decodeImageIsolated } from './isolate/isolated.ts';
+export type { DecodePool, IsolationOptions } from './isolate/isolated.ts';
+export { createDecodePool, decodeImageIsolated } from './isolate/isolated.ts';

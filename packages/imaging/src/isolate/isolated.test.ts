@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ImagingError } from '../errors.ts';
 import { imageDataset, part10 } from '../testing/dicom-writer.ts';
-import { decodeImageIsolated } from './isolated.ts';
+import { createDecodePool, decodeImageIsolated } from './isolated.ts';
 
 const LIMITS = { maxPixels: 1_000_000, maxDimension: 4096 };
 
@@ -29,4 +29,24 @@ describe('decodeImageIsolated (worker thread with a hard time limit)', () => {
     expect(err).toMatchObject({ code: 'too_large', status: 413 });
     expect((err as Error).message).toMatch(/longer than 1 ms/);
   });
+});
+
+describe('createDecodePool', () => {
+  it('decodes in warm workers, in parallel, and survives a worker that overruns its deadline', async () => {
+    const pool = createDecodePool({ size: 2, timeoutMs: 20_000 });
+    try {
+      const file = (n: number): Uint8Array =>
+        part10(imageDataset({ rows: 2, columns: n, pixels: new Uint8Array(4 * n) }));
+      const sizes = Array.from({ length: 24 }, (_, i) => i + 1);
+      const images = await Promise.all(sizes.map((n) => pool.decode(file(n), LIMITS)));
+      expect(images.map((i) => i.width)).toEqual(sizes);
+      await expect(pool.decode(new Uint8Array(), LIMITS)).rejects.toMatchObject({ code: 'corrupt', status: 400 });
+      const impatient = createDecodePool({ size: 1, timeoutMs: 1 });
+      await expect(impatient.decode(file(1), LIMITS)).rejects.toMatchObject({ code: 'too_large' });
+      await impatient.close();
+      expect((await pool.decode(file(5), LIMITS)).width).toBe(5);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });

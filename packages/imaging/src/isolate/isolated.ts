@@ -3,69 +3,172 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ImagingErrorCode, ImagingErrorStatus } from '../errors.ts';
 import { ImagingError } from '../errors.ts';
 import type { DecodedImage } from '../image.ts';
 import type { ProbeLimits } from '../limits.ts';
 import type { ProbeOptions } from '../probe.ts';
+import type { Job, Reply } from './worker.ts';
 
+/**
+ * decodeImage in worker threads with a hard time limit. A WebAssembly decoder cannot be
+ * interrupted in process, so this is how a server keeps one hostile or merely huge file from
+ * stalling it: at the deadline the worker is terminated (413). Workers load the TypeScript sources
+ * through tsx, as the server itself does.
+ */
 export interface IsolationOptions extends ProbeOptions {
-  /** Hard wall-clock limit: the worker is terminated when it runs out (413 too_large). */
+  /** Hard wall-clock limit per decode. */
   timeoutMs: number;
-  /** Heap cap for the worker's JavaScript, in MiB (pixel buffers and WebAssembly memory come on top). */
+  /** Heap cap for each worker's JavaScript, in MiB (pixel buffers and WebAssembly memory come on top). */
   maxOldGenerationSizeMb?: number;
 }
 
-type Reply =
-  | { ok: true; image: DecodedImage }
-  | { ok: false; error: { code: ImagingErrorCode; status: ImagingErrorStatus; message: string } };
-
-/**
- * decodeImage in a worker thread with a hard time limit: a WebAssembly decoder cannot be interrupted
- * in process, so this is how a server keeps one hostile or merely huge file from stalling it. The
- * worker loads the TypeScript sources through tsx, as the server itself does. One worker per call
- * (about 0.1-0.3 s of start-up); callers wanting throughput should pool.
- */
-export function decodeImageIsolated(
+/** One worker for one decode (about 0.7–1 s of start-up here). Prefer a pool for throughput. */
+export async function decodeImageIsolated(
   bytes: Uint8Array,
   limits: ProbeLimits,
   options: IsolationOptions,
 ): Promise<DecodedImage> {
-  const tsx = tsxEsmApi();
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
   const { timeoutMs, maxOldGenerationSizeMb, ...probeOptions } = options;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
-      workerData: { bytes, limits, options: probeOptions },
-      ...(maxOldGenerationSizeMb ? { resourceLimits: { maxOldGenerationSizeMb } } : {}),
-    });
-    let settled = false;
-    const finish = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-      void worker.terminate();
-    };
-    const timer = setTimeout(() => {
-      finish(() => reject(new ImagingError('too_large', `Decoding took longer than ${timeoutMs} ms and was stopped.`)));
-    }, timeoutMs);
-    worker.once('message', (reply: Reply) => {
-      finish(() => {
-        if (reply.ok) resolve(reply.image);
-        else reject(new ImagingError(reply.error.code, reply.error.message, { status: reply.error.status }));
+  const job: Job = { bytes, limits, options: probeOptions };
+  const worker = spawn({ job }, maxOldGenerationSizeMb);
+  try {
+    return await withDeadline(
+      new Promise<Reply>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`exit ${code}`)));
+      }),
+      timeoutMs,
+    ).then(unwrap);
+  } finally {
+    void worker.terminate();
+  }
+}
+
+export interface DecodePool {
+  decode(bytes: Uint8Array, limits: ProbeLimits, options?: ProbeOptions): Promise<DecodedImage>;
+  close(): Promise<void>;
+}
+
+/**
+ * A fixed set of warm workers, one decode each at a time, jobs queued in order. A worker that
+ * overruns `timeoutMs`, crashes or runs out of memory is replaced; its job fails with ImagingError.
+ */
+export function createDecodePool(options: {
+  size: number;
+  timeoutMs: number;
+  maxOldGenerationSizeMb?: number;
+}): DecodePool {
+  interface Slot {
+    worker: Worker;
+    busy: boolean;
+  }
+  interface Pending {
+    job: Job;
+    resolve: (image: DecodedImage) => void;
+    reject: (err: unknown) => void;
+  }
+  const queue: Pending[] = [];
+  const slots: Slot[] = [];
+  let nextId = 0;
+  let closed = false;
+
+  const pump = (): void => {
+    for (const slot of slots) {
+      if (slot.busy || queue.length === 0) continue;
+      const pending = queue.shift();
+      if (!pending) return;
+      slot.busy = true;
+      const id = nextId++;
+      const worker = slot.worker;
+      let detach = (): void => undefined;
+      const done = new Promise<Reply>((resolve, reject) => {
+        const onMessage = (message: { id: number; reply: Reply }): void => {
+          if (message.id === id) resolve(message.reply);
+        };
+        const onError = (err: Error): void => reject(err);
+        const onExit = (code: number): void => reject(new Error(`exit ${code}`));
+        worker.on('message', onMessage);
+        worker.on('error', onError);
+        worker.on('exit', onExit);
+        detach = () => {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+        };
       });
-    });
-    worker.once('error', (err) => {
-      finish(() =>
-        reject(new ImagingError('too_large', 'Decoding ran out of resources and was stopped.', { cause: err })),
-      );
-    });
-    worker.once('exit', (code) => {
-      finish(() => reject(new ImagingError('corrupt', `The decoder stopped unexpectedly (exit code ${code}).`)));
-    });
+      worker.postMessage({ id, job: pending.job });
+      withDeadline(done, options.timeoutMs)
+        .finally(() => detach())
+        .then(unwrap)
+        .then(
+          (image) => {
+            slot.busy = false;
+            pending.resolve(image);
+          },
+          (err: unknown) => {
+            // The worker may be stuck or dead: replace it rather than reuse it.
+            const old = slot.worker;
+            slot.worker = spawn({}, options.maxOldGenerationSizeMb);
+            slot.busy = false;
+            void old.terminate();
+            pending.reject(err);
+          },
+        )
+        .finally(() => {
+          if (!closed) pump();
+        });
+    }
+  };
+
+  for (let i = 0; i < Math.max(1, options.size); i++) {
+    slots.push({ worker: spawn({}, options.maxOldGenerationSizeMb), busy: false });
+  }
+  return {
+    decode(bytes, limits, probeOptions = {}) {
+      if (closed) return Promise.reject(new Error('The decode pool is closed.'));
+      return new Promise<DecodedImage>((resolve, reject) => {
+        queue.push({ job: { bytes, limits, options: probeOptions }, resolve, reject });
+        pump();
+      });
+    },
+    async close() {
+      closed = true;
+      for (const pending of queue.splice(0)) pending.reject(new Error('The decode pool was closed.'));
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
+
+function spawn(workerData: { job?: Job }, maxOldGenerationSizeMb?: number): Worker {
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const bootstrap = `import { register } from ${JSON.stringify(tsxEsmApi())}; register(); await import(${JSON.stringify(entry)});`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
+    workerData,
+    ...(maxOldGenerationSizeMb ? { resourceLimits: { maxOldGenerationSizeMb } } : {}),
   });
+  worker.unref(); // an idle pool never keeps the process alive
+  return worker;
+}
+
+/** Resolves with the reply, or rejects with 413 at the deadline, or a 422 if the worker died. */
+function withDeadline(reply: Promise<Reply>, timeoutMs: number): Promise<Reply> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ImagingError('too_large', `Decoding took longer than ${timeoutMs} ms and was stopped.`)),
+      timeoutMs,
+    );
+  });
+  const guarded = reply.catch((err: unknown) => {
+    throw new ImagingError('too_large', 'The decoder ran out of resources or stopped unexpectedly.', { cause: err });
+  });
+  return Promise.race([guarded, deadline]).finally(() => clearTimeout(timer));
+}
+
+function unwrap(reply: Reply): DecodedImage {
+  if (reply.ok) return reply.image;
+  throw new ImagingError(reply.error.code, reply.error.message, { status: reply.error.status });
 }
 
 /** URL of tsx's ESM API, from its package exports (require.resolve would pick the CommonJS build). */
