@@ -53,7 +53,7 @@ export function preprocess(image: DecodedImage, manifest: ModelManifest): Prepro
   const pre = manifest.preprocessing;
   // MONOCHROME1: the minimum is white; negating makes dense (high attenuation) bright like MONOCHROME2.
   const sign = image.photometricInterpretation === 'MONOCHROME1' ? -1 : 1;
-  const grey = greyValue(image, sign);
+  const range = integerRange(image);
 
   let low: number;
   let high: number;
@@ -66,7 +66,7 @@ export function preprocess(image: DecodedImage, manifest: ModelManifest): Prepro
     [low, high] = sign > 0 ? [a, b] : [-b, -a];
   } else {
     source = 'percentile';
-    const stats = orderStatistics(image, sign);
+    const stats = orderStatistics(image, sign, range);
     low = percentile(stats, n, pre.percentiles[0]);
     high = percentile(stats, n, pre.percentiles[1]);
   }
@@ -75,10 +75,7 @@ export function preprocess(image: DecodedImage, manifest: ModelManifest): Prepro
 
   const [H, W] = pre.size;
   const region = placeRegion(width, height, H, W, pre.resize);
-  const pooled = areaResize(width, height, region.height, region.width, (i) => {
-    const x = (grey(i) - low) * scale;
-    return x < 0 ? 0 : x > 1 ? 1 : x;
-  });
+  const pooled = areaResizeRows(width, height, region.height, region.width, rowBinner(image, sign, range, low, scale));
 
   const { mean, std } = pre.normalisation;
   const channels = manifest.input.channels;
@@ -124,40 +121,100 @@ function greyValue(image: DecodedImage, sign: number): (i: number) => number {
 /** The k-th smallest value (0-based) of the frame's grey values. */
 type OrderStatistic = (k: number) => number;
 
+/** [min, max] of integer greyscale pixels, from the array type when it is narrow; else undefined. */
+function integerRange(image: DecodedImage): [number, number] | undefined {
+  const p = image.pixels;
+  if (image.samplesPerPixel !== 1) return undefined;
+  if (p instanceof Uint8Array) return [0, 255];
+  if (p instanceof Int8Array) return [-128, 127];
+  if (p instanceof Uint16Array) return [0, 65535];
+  if (p instanceof Int16Array) return [-32768, 32767];
+  if (p instanceof Float32Array) return undefined;
+  const n = image.width * image.height;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = p[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return max - min <= LUT_MAX ? [min, max] : undefined;
+}
+
+/** Largest value range handled through tables (a 2^17-entry Float64Array is 1 MiB). */
+const LUT_MAX = 1 << 17;
+
 /**
- * Order statistics of frame 0 in O(n): a histogram for integer greyscale (exact and much faster
+ * Order statistics of frame 0 in O(n): a histogram for integer greyscale (exact, and far faster
  * than sorting a 2048² frame), else quickselect on a copy.
  */
-function orderStatistics(image: DecodedImage, sign: number): OrderStatistic {
+function orderStatistics(image: DecodedImage, sign: number, range: [number, number] | undefined): OrderStatistic {
   const n = image.width * image.height;
   const p = image.pixels;
-  if (image.samplesPerPixel === 1 && !(p instanceof Float32Array)) {
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const v = p[i] ?? 0;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    if (max - min <= 1 << 24) {
-      const counts = new Uint32Array(max - min + 1);
-      for (let i = 0; i < n; i++) counts[(p[i] ?? 0) - min]!++;
-      const ascending = (k: number): number => {
-        let seen = 0;
-        for (let b = 0; b < counts.length; b++) {
-          seen += counts[b] ?? 0;
-          if (seen > k) return b + min;
-        }
-        return max;
-      };
-      // Negated values in ascending order are the originals in descending order.
-      return sign > 0 ? ascending : (k) => -ascending(n - 1 - k);
-    }
+  if (range) {
+    const [min, max] = range;
+    const counts = new Uint32Array(max - min + 1);
+    for (let i = 0; i < n; i++) counts[p[i]! - min]!++;
+    const ascending = (k: number): number => {
+      let seen = 0;
+      for (let b = 0; b < counts.length; b++) {
+        seen += counts[b]!;
+        if (seen > k) return b + min;
+      }
+      return max;
+    };
+    // Negated values in ascending order are the originals in descending order.
+    return sign > 0 ? ascending : (k) => -ascending(n - 1 - k);
   }
   const grey = greyValue(image, sign);
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = grey(i);
   return (k) => select(values, k);
+}
+
+/**
+ * Sums one source row's intensities clip((sign·v - low)·scale, 0, 1) over each column bin
+ * [start[o], end[o]). Integer greyscale goes through a table over its value range (one lookup per
+ * pixel); the rest is computed per pixel. The per-pixel loops live here, monomorphic, because this
+ * is the hot path for a 2048² radiograph.
+ */
+function rowBinner(
+  image: DecodedImage,
+  sign: number,
+  range: [number, number] | undefined,
+  low: number,
+  scale: number,
+): RowBinner {
+  const { width } = image;
+  const p = image.pixels;
+  const map = (v: number): number => {
+    const x = (sign * v - low) * scale;
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+  };
+  if (range) {
+    const [min, max] = range;
+    const lut = new Float64Array(max - min + 1);
+    for (let v = min; v <= max; v++) lut[v - min] = map(v);
+    return (y, start, end, out) => {
+      const base = y * width;
+      for (let o = 0; o < out.length; o++) {
+        let sum = 0;
+        const e = base + end[o]!;
+        for (let i = base + start[o]!; i < e; i++) sum += lut[p[i]! - min]!;
+        out[o] = sum;
+      }
+    };
+  }
+  const grey = greyValue(image, 1);
+  return (y, start, end, out) => {
+    const base = y * width;
+    for (let o = 0; o < out.length; o++) {
+      let sum = 0;
+      const e = base + end[o]!;
+      for (let i = base + start[o]!; i < e; i++) sum += map(grey(i));
+      out[o] = sum;
+    }
+  };
 }
 
 /** numpy.percentile's default ('linear'): interpolate between the order statistics around p/100·(n-1). */
@@ -230,10 +287,10 @@ function bins(n: number, m: number): { start: Int32Array; end: Int32Array } {
   return { start, end };
 }
 
-/**
- * Area-average resize of a width×height image given by `value(i)` (row-major) to outH×outW.
- * Separable: each source row is reduced to its column-bin sums once, then rows are summed per bin.
- */
+/** Writes, for source row y, the sum of its values over each column bin [start[o], end[o]). */
+export type RowBinner = (y: number, start: Int32Array, end: Int32Array, out: Float64Array) => void;
+
+/** Area-average resize of a width×height image given pixel by pixel (row-major). */
 export function areaResize(
   width: number,
   height: number,
@@ -241,25 +298,39 @@ export function areaResize(
   outW: number,
   value: (i: number) => number,
 ): Float64Array {
+  return areaResizeRows(width, height, outH, outW, (y, start, end, out) => {
+    for (let o = 0; o < out.length; o++) {
+      let sum = 0;
+      for (let x = start[o]!; x < end[o]!; x++) sum += value(y * width + x);
+      out[o] = sum;
+    }
+  });
+}
+
+/**
+ * Area-average resize to outH×outW of a width×height image whose rows `binRow` reduces to
+ * column-bin sums. Separable: each source row is reduced once, then rows are summed per row bin
+ * (overlapping bins, when sizes are not multiples, just read a row twice).
+ */
+export function areaResizeRows(
+  width: number,
+  height: number,
+  outH: number,
+  outW: number,
+  binRow: RowBinner,
+): Float64Array {
   const cols = bins(width, outW);
   const rows = bins(height, outH);
   const rowSums = new Float64Array(height * outW);
-  const prefix = new Float64Array(width + 1);
-  for (let y = 0; y < height; y++) {
-    const base = y * width;
-    for (let x = 0; x < width; x++) prefix[x + 1] = (prefix[x] ?? 0) + value(base + x);
-    for (let o = 0; o < outW; o++) {
-      rowSums[y * outW + o] = (prefix[cols.end[o] ?? 0] ?? 0) - (prefix[cols.start[o] ?? 0] ?? 0);
-    }
-  }
+  for (let y = 0; y < height; y++) binRow(y, cols.start, cols.end, rowSums.subarray(y * outW, (y + 1) * outW));
   const out = new Float64Array(outH * outW);
   for (let oy = 0; oy < outH; oy++) {
-    const y0 = rows.start[oy] ?? 0;
-    const y1 = rows.end[oy] ?? 0;
+    const y0 = rows.start[oy]!;
+    const y1 = rows.end[oy]!;
     for (let ox = 0; ox < outW; ox++) {
-      let s = 0;
-      for (let y = y0; y < y1; y++) s += rowSums[y * outW + ox] ?? 0;
-      out[oy * outW + ox] = s / ((y1 - y0) * ((cols.end[ox] ?? 0) - (cols.start[ox] ?? 0)));
+      let sum = 0;
+      for (let y = y0; y < y1; y++) sum += rowSums[y * outW + ox]!;
+      out[oy * outW + ox] = sum / ((y1 - y0) * (cols.end[ox]! - cols.start[ox]!));
     }
   }
   return out;
