@@ -11,7 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { decodeImage } from '@scanflow/imaging';
+import { OnnxEngine } from './engine.ts';
 import { auroc, evaluateModel } from './evaluation.ts';
+import type { EvalSet } from './evaluation.ts';
+import { gradcam } from './gradcam.ts';
 import { loadModels } from './registry.ts';
 
 const MODELS = fileURLToPath(new URL('../../../models/', import.meta.url));
