@@ -82,7 +82,7 @@ export function probeImage(bytes: Uint8Array, limits: ProbeLimits, options: Prob
 }
 
 function probeDicom(bytes: Uint8Array, limits: ProbeLimits): ImageProbe {
-  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits) } });
+  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits, bytes.length) } });
   const header = readImagePixelHeader(parsed.dataset);
   if (!SUPPORTED_TRANSFER_SYNTAXES.has(parsed.transferSyntaxUid)) {
     throw unsupportedTransferSyntax(parsed.transferSyntaxUid);

@@ -29,7 +29,7 @@ const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'Y
 
 /** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
 export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
-  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits) } });
+  const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits, bytes.length) } });
   const ds = parsed.dataset;
   const header = readImagePixelHeader(ds);
   const ts = SUPPORTED_TRANSFER_SYNTAXES.get(parsed.transferSyntaxUid);
