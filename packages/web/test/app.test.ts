@@ -486,6 +486,12 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/not found|not allowed|permission/i);
     expect(await page.locator('.ai-panel').count()).toBe(0);
+    // Never a blank page: a malformed case address and an unknown one both say what happened.
+    await page.goto('/scans/not-a-scan-id');
+    await page.getByRole('alert').waitFor();
+    expect((await page.getByRole('alert').textContent())!.length).toBeGreaterThan(5);
+    await page.goto('/nowhere');
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
   });
 
   it('an admin verifies a registered clinician, disables a user, and a second admin signs in with an e-mailed code', async () => {
