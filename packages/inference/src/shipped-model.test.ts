@@ -55,12 +55,32 @@ describe.skipIf(!present)('shipped model on its held-out evaluation set (skipped
       }
       const refFile = `${EVAL_DIR}/reference.json`;
       if (existsSync(refFile)) {
-        const ref = JSON.parse(readFileSync(refFile, 'utf8')) as { logits: number[][] };
+        const ref = JSON.parse(readFileSync(refFile, 'utf8')) as {
+          logits: number[][];
+          cams: Array<{ index: number; label: string; cam: number[][] }>;
+        };
         let worst = 0;
         report.logits.forEach((row, i) =>
           row.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - ref.logits[i]![k]!)))),
         );
-        expect(worst).toBeLessThan(1e-3);
+        expect(worst, 'max |logit - PyTorch logit|').toBeLessThan(1e-3);
+        // Grad-CAM against PyTorch's (reference cams are unnormalised: compare both scaled to 0..1).
+        const set = JSON.parse(readFileSync(`${EVAL_DIR}/labels.json`, 'utf8')) as EvalSet;
+        const engine = new OnnxEngine(model, { explain: 'none' });
+        let camWorst = 0;
+        for (const r of ref.cams) {
+          const bytes = new Uint8Array(readFileSync(`${EVAL_DIR}/${set.items[r.index]!.image}`));
+          const out = await engine.run(await decodeImage(bytes, { maxPixels: 1 << 24, maxDimension: 8192 }));
+          const c = model.manifest.labels.findIndex((l) => l.id === r.label);
+          const ours = gradcam(out.features!.data, out.features!.dims, model.classifier!.weight[c]!, r.label);
+          const theirs = r.cam.flat();
+          const max = Math.max(...theirs);
+          theirs.forEach(
+            (v, p) => (camWorst = Math.max(camWorst, Math.abs((max > 0 ? v / max : 0) - ours.values[p]!))),
+          );
+        }
+        expect(ref.cams.length).toBeGreaterThan(0);
+        expect(camWorst, 'max |Grad-CAM - PyTorch Grad-CAM| (normalised)').toBeLessThan(1e-3);
       }
     } finally {
       await registry.close();
