@@ -4,11 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { AppError, isRole } from '@scanflow/domain';
 import { ConfigError, loadConfig } from './config.ts';
 import { createContext } from './context.ts';
 import { migrate, migrationStatus, SchemaTooNewError } from './db/migrate.ts';
 import { buildApp } from './http/app.ts';
+import { startBackgroundWork } from './background.ts';
 import { seedDemoIfEmpty, type DemoAccount } from './services/demo-seed.ts';
 import { UserService } from './services/user-service.ts';
 
@@ -17,6 +19,7 @@ const USAGE = `Usage: scanflow <command> [options]
 Commands:
   serve                      Run the server (HTTP API, web app)
       --port N --host H --data-dir DIR --database-url URL
+  worker                     Run only the background worker (AI pre-reads), no HTTP
   migrate [--status]         Apply database migrations (or show where the schema stands)
   user create --role ROLE --email E --name NAME [--organisation SLUG] [--password P]
                              Create a user (clinicians are verified; admins get a TOTP secret)
@@ -62,15 +65,32 @@ async function serve(): Promise<void> {
     if (accounts) printDemoAccounts(accounts);
   }
   const app = await buildApp(ctx);
+  const background = config.runWorker ? await startBackgroundWork(ctx, app.log) : null;
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
     await app.close();
+    await background?.stop();
     await ctx.db.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   await app.listen({ port: config.port, host: config.host });
+}
+
+/** The background worker alone (AI pre-reads), for separate worker processes. */
+async function work(): Promise<void> {
+  const config = loadConfig();
+  const ctx = await createContext(config);
+  const log = pino({ level: config.logLevel });
+  const background = await startBackgroundWork(ctx, log, { pollMs: 500 });
+  const shutdown = async () => {
+    await background.stop();
+    await ctx.db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
 }
 
 async function runMigrate(statusOnly: boolean): Promise<void> {
@@ -165,6 +185,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         await serve();
         return -1; // keep running
+      case 'worker':
+        await work();
+        return -1;
       case 'migrate':
         await runMigrate(parsed.values.status === true);
         return 0;

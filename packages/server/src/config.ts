@@ -4,6 +4,10 @@
  * `.env.example` at the repository root lists the same variables.
  */
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The models shipped with Scanflow, at the repository root.
+const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
 
 export interface Config {
   port: number;
@@ -21,6 +25,14 @@ export interface Config {
   authRateLimitPerMinute: number;
   seedDemo: boolean;
   trustProxy: boolean;
+  /** Folder of model folders (model.onnx, manifest.json, MODEL_CARD.md each). */
+  modelsDir: string;
+  /** The active model's folder name; default the only (or first) one. */
+  model: string | undefined;
+  /** Run the background worker (AI pre-reads) in this process. */
+  runWorker: boolean;
+  /** AI pre-reads run side by side. */
+  aiConcurrency: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -84,6 +96,10 @@ export function loadConfig(env: Env = process.env): Config {
     authRateLimitPerMinute: int('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 100_000),
     seedDemo: bool('SEED_DEMO', true),
     trustProxy: bool('TRUST_PROXY', false),
+    modelsDir: resolve(env.MODELS_DIR || DEFAULT_MODELS_DIR),
+    model: env.MODEL || undefined,
+    runWorker: bool('RUN_WORKER', true),
+    aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

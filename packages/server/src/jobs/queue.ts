@@ -26,7 +26,13 @@ export async function enqueueJob(
   return rows[0]!.id;
 }
 
-export async function claimJob(db: Database, kinds: readonly string[], leaseSeconds: number): Promise<Job | null> {
+export async function claimJob(
+  db: Database,
+  kinds: readonly string[],
+  leaseSeconds: number,
+  /** Only these organisations' jobs (a worker dedicated to some tenants); all when absent. */
+  orgIds?: readonly string[],
+): Promise<Job | null> {
   const { rows } = await db.query<{
     id: string;
     org_id: string;
@@ -39,12 +45,12 @@ export async function claimJob(db: Database, kinds: readonly string[], leaseSeco
             lease_until = now() + make_interval(secs => $2::int)
       WHERE id = (
         SELECT id FROM jobs
-         WHERE kind = ANY($1::text[]) AND run_after <= now()
+         WHERE kind = ANY($1::text[]) AND run_after <= now() AND ($3::uuid[] IS NULL OR org_id = ANY($3::uuid[]))
            AND (status = 'queued' OR (status = 'running' AND lease_until < now()))
          ORDER BY run_after, created_at
          LIMIT 1 FOR UPDATE SKIP LOCKED)
       RETURNING id, org_id, kind, payload, attempts, max_attempts`,
-    [kinds, leaseSeconds],
+    [kinds, leaseSeconds, orgIds ?? null],
   );
   const row = rows[0];
   return row

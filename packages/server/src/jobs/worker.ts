@@ -16,6 +16,8 @@ export interface WorkerOptions {
   concurrency: number;
   pollMs: number;
   leaseSeconds: number;
+  /** Serve only these organisations' jobs (dedicated workers; tests sharing one database). */
+  orgIds?: readonly string[];
 }
 
 export class JobWorker {
@@ -75,7 +77,7 @@ export class JobWorker {
   }
 
   private async runOne(): Promise<boolean> {
-    const job = await claimJob(this.db, Object.keys(this.handlers), this.options.leaseSeconds);
+    const job = await claimJob(this.db, Object.keys(this.handlers), this.options.leaseSeconds, this.options.orgIds);
     if (!job) return false;
     const handler = this.handlers[job.kind]!;
     try {

@@ -55,6 +55,7 @@ export type AiSummary = Omit<AiResult, 'labels'>;
 
 export interface ScanRow extends ScanSummaryRow {
   ai_result: AiResult | null;
+  heatmap_sha256: string | null;
   uploaded_by: string | null;
   original_name_enc: Uint8Array | null;
   dicom: Record<string, string> | null;
@@ -71,7 +72,7 @@ const SUMMARY_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.sour
   s.dicom->>'modality' AS modality, s.dicom->>'bodyPartExamined' AS body_part, s.ai_result - 'labels' AS ai_summary, s.integrity,
   ${exactUtc('s.received_at')} AS received_at, ${exactUtc('s.status_since')} AS status_since`;
 
-const SCAN_COLUMNS = `${SUMMARY_COLUMNS}, s.ai_result, s.uploaded_by, s.original_name_enc, s.dicom, s.findings_enc,
+const SCAN_COLUMNS = `${SUMMARY_COLUMNS}, s.ai_result, s.heatmap_sha256, s.uploaded_by, s.original_name_enc, s.dicom, s.findings_enc,
   s.prescription_enc, p.name_enc AS patient_name_enc`;
 
 export async function findScan(tx: Queryable, id: string): Promise<ScanRow | null> {

@@ -409,6 +409,19 @@ export class ScanService {
     };
   }
 
+  /** The AI heatmap overlay (an RGBA PNG over the image) for the top finding, if the model made one. */
+  async readHeatmap(session: AuthenticatedSession, id: string): Promise<{ png: Buffer; label: string }> {
+    this.assertClinicalAccess(session.actor);
+    const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const found = await findScan(tx, id);
+      if (!found) throw notFound('Scan');
+      deny(decide(session.actor, 'scan.read', scanResource(found)));
+      return found;
+    });
+    if (!row.heatmap_sha256 || !row.ai_result?.heatmap) throw notFound('Heatmap');
+    return { png: await this.ctx.blobs.get(row.heatmap_sha256), label: row.ai_result.heatmap.label };
+  }
+
   /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
   async readImage(
     session: AuthenticatedSession,
@@ -483,6 +496,7 @@ export async function recordAiResult(
   ctx: AppContext,
   target: { orgId: string; scanId: string },
   result: AiResult,
+  artefacts: { embedding?: number[] } = {},
 ): Promise<void> {
   for (const label of result.labels) {
     if (!(label.probability >= 0 && label.probability <= 1)) {
@@ -498,9 +512,20 @@ export async function recordAiResult(
     const plan = planTransition(row.status, 'system', { action: 'record_ai' });
     const updated = await tx.query(
       `UPDATE scans SET status = $3, version = version + 1, status_since = now(), updated_at = now(),
-              ai_result = $4, ai_recorded_at = now(), priority = $5, priority_rank = $6, priority_score = $7
+              ai_result = $4, ai_recorded_at = now(), priority = $5, priority_rank = $6, priority_score = $7,
+              embedding = $8, heatmap_sha256 = $9
         WHERE id = $1 AND version = $2`,
-      [row.id, row.version, plan.to, result, result.priority, result.priority === 'HIGH' ? 0 : 1, result.priorityScore],
+      [
+        row.id,
+        row.version,
+        plan.to,
+        result,
+        result.priority,
+        result.priority === 'HIGH' ? 0 : 1,
+        result.priorityScore,
+        artefacts.embedding ?? null,
+        result.heatmap?.sha256 ?? null,
+      ],
     );
     if (updated.rowCount !== 1) throw new AppError('stale_version', 'The scan changed while its result was recorded');
     await insertScanEvent(tx, {

@@ -212,6 +212,30 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  app.get(
+    '/:id/heatmap',
+    {
+      config: { audit: 'scan.heatmap_read' },
+      schema: {
+        tags: ['scans'],
+        summary: "The AI's Grad-CAM heatmap for the top finding: an RGBA PNG to lay over the image",
+        description: 'Decision support: it shows where the model looked, not a diagnosis.',
+        params: Type.Object({ id: Uuid }),
+        response: { 200: Type.Any({ description: 'image/png' }), ...errorReplies(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const heatmap = await scans.readHeatmap(sessionOf(request), request.params.id);
+      return reply
+        .headers({
+          'content-type': 'image/png',
+          'cache-control': 'private, max-age=300',
+          'x-heatmap-label': heatmap.label,
+        })
+        .send(heatmap.png);
+    },
+  );
+
   app.post(
     '/:id/transitions',
     {
