@@ -24,7 +24,7 @@ function radiograph() {
 
 let registry: ModelRegistry;
 beforeAll(async () => {
-  registry = await loadModels(MODELS);
+  registry = await loadModels(MODELS, { active: 'chest-xray-phantom' });
 });
 afterAll(async () => registry.close());
 
