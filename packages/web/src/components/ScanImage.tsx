@@ -228,6 +228,8 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
         className={`viewer-viewport mode-${mode}`}
         style={{ aspectRatio: `${scan.width} / ${scan.height}` }}
         tabIndex={0}
+        role="group"
+        aria-roledescription="image viewer"
         aria-label="Scan image. Use plus and minus to zoom, arrow keys to pan, and drag to adjust the window."
         onKeyDown={onKeyDown}
         onPointerDown={onPointerDown}

@@ -99,6 +99,7 @@ export function Uploader({ patientId, onUploaded }: { patientId?: string; onUplo
           ref={inputRef}
           id="upload-input"
           className="visually-hidden"
+          tabIndex={-1}
           type="file"
           multiple
           accept=".dcm,.dicom,.png,.jpg,.jpeg,.tif,.tiff,application/dicom,image/png,image/jpeg,image/tiff"
