@@ -15,6 +15,7 @@ import { sniffFormat } from './sniff.ts';
 import { concat, metaGroup } from './testing/dicom-writer.ts';
 import type { SyntheticSpec } from './testing/fixtures.ts';
 import { dcmtk, hasDcmtk, hasPydicomFiles, prng, readPydicom, syntheticDicom } from './testing/fixtures.ts';
+import { encodeJpeg2000Dicom } from './testing/jpeg2000.ts';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
@@ -68,6 +69,7 @@ beforeAll(async () => {
       { name: 'JPEG-LS', bytes: dcmtk('dcmcjpls', [], native) },
     );
   }
+  seeds.push({ name: 'HTJ2K', bytes: await encodeJpeg2000Dicom(grey12, native, 'htj2k') });
   if (hasPydicomFiles) {
     seeds.push({ name: 'JPEG 2000', bytes: readPydicom('MR_small_jp2klossless.dcm') });
   }

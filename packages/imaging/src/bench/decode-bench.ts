@@ -63,6 +63,7 @@ export async function benchDecode(runs = 3): Promise<DecodeBenchRow[]> {
       if (applies(spec)) inputs.push([name, tool ? dcmtk(tool, args, file) : file]);
     }
     inputs.push(['JPEG 2000 lossless', await encodeJpeg2000Dicom(spec, file)]);
+    inputs.push(['HTJ2K lossless', await encodeJpeg2000Dicom(spec, file, 'htj2k')]);
     for (const [transferSyntax, bytes] of inputs) {
       const decoded = await decodeImage(bytes, limits);
       const decodeMs = await time(() => decodeImage(bytes, limits), runs);

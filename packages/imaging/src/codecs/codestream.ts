@@ -11,8 +11,9 @@ export interface CodestreamSize {
   components: number;
 }
 
-export function codestreamSize(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000', bytes: Uint8Array): CodestreamSize {
-  if (kind === 'jpeg2000') return j2kSize(bytes);
+export function codestreamSize(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k', bytes: Uint8Array): CodestreamSize {
+  // HTJ2K (ITU-T T.814) keeps the T.800 main header, SIZ included.
+  if (kind === 'jpeg2000' || kind === 'htj2k') return j2kSize(bytes);
   // JPEG-LS (ITU-T T.87) uses the T.81 marker syntax with SOF55 (FFF7).
   const h = readJpegHeader(bytes);
   return { width: h.width, height: h.height, components: h.samplesPerPixel };

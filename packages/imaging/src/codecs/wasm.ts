@@ -34,7 +34,7 @@ function reset(): void {
   ready = null;
 }
 
-export type WasmCodec = 'jpeg' | 'jpeg-ls' | 'jpeg2000';
+export type WasmCodec = 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k';
 
 export interface FrameGeometry {
   rows: number;
@@ -46,7 +46,12 @@ export interface FrameGeometry {
   photometricInterpretation: string;
 }
 
-const NAMES: Record<WasmCodec, string> = { jpeg: 'JPEG', 'jpeg-ls': 'JPEG-LS', jpeg2000: 'JPEG 2000' };
+const NAMES: Record<WasmCodec, string> = {
+  jpeg: 'JPEG',
+  'jpeg-ls': 'JPEG-LS',
+  jpeg2000: 'JPEG 2000',
+  htj2k: 'High-Throughput JPEG 2000',
+};
 
 /**
  * Decodes one frame to little-endian, sample-interleaved bytes, with the codestream's components
@@ -76,7 +81,9 @@ export async function decodeWithWasm(
         ? NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: false })
         : codec === 'jpeg-ls'
           ? NativeCodecs.decodeJpegLs(context, {})
-          : NativeCodecs.decodeJpeg2000(context, {});
+          : codec === 'htj2k'
+            ? NativeCodecs.decodeHtJpeg2000(context, {})
+            : NativeCodecs.decodeJpeg2000(context, {});
     decoded = out.getDecodedBuffer();
   } catch (err) {
     reset();

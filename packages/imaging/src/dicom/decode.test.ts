@@ -258,6 +258,22 @@ describe('decodeImage on JPEG 2000 made by an encoder', () => {
     expect(img.frames).toBe(3);
     expect(Array.from(img.pixels)).toEqual(values);
   });
+
+  it('decodes multi-frame High-Throughput JPEG 2000 lossless bit-exact (12-bit, 2 frames)', async () => {
+    const spec: SyntheticSpec = {
+      rows: 20,
+      columns: 28,
+      frames: 2,
+      bitsAllocated: 16,
+      bitsStored: 12,
+      signed: false,
+      samplesPerPixel: 1,
+    };
+    const { file, values } = syntheticDicom(spec, 6);
+    const img = await decode(await encodeJpeg2000Dicom(spec, file, 'htj2k'));
+    expect(img.dicom?.transferSyntaxUid).toBe('1.2.840.10008.1.2.4.201');
+    expect(Array.from(img.pixels)).toEqual(values);
+  });
 });
 
 describe.skipIf(!hasPydicomFiles)('decodeImage on pydicom conformance files', () => {

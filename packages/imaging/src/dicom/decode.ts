@@ -164,7 +164,7 @@ async function decodeStored(
   }
 
   if (!pixelData.fragments) throw corrupt(`The transfer syntax ${ts.name} requires encapsulated pixel data.`);
-  const frames = encapsulatedFrames(ds, pixelData.fragments, h.frames, ts.kind === 'jpeg' || ts.kind === 'jpeg2000');
+  const frames = encapsulatedFrames(ds, pixelData.fragments, h.frames, ts.kind !== 'rle');
   for (let f = 0; f < h.frames; f++) {
     if (performance.now() > deadline) {
       throw new ImagingError(
@@ -200,13 +200,13 @@ async function decodeStored(
       }
       // Codecs return the codestream's components unconverted. Lossy JPEG colour is converted
       // here from YCbCr when the codestream says so (jpeg-colour.ts, PS3.5 8.2.1); lossless JPEG
-      // and JPEG-LS carry the photometric interpretation as is. JPEG 2000 decoders undo the
-      // ICT/RCT component transform themselves (PS3.5 8.2.4), so they give RGB.
+      // and JPEG-LS carry the photometric interpretation as is. JPEG 2000 and HTJ2K decoders undo
+      // the ICT/RCT component transform themselves (PS3.5 8.2.4, 8.2.8), so they give RGB.
       decoded = await decodeWithWasm(ts.kind, encoded, h);
       if (ts.kind === 'jpeg' && ts.lossy && h.samplesPerPixel === 3) {
         const space = jpegColourSpace(encoded);
         decodedPi = space === 'ycbcr' || (space === 'unknown' && pi.startsWith('YBR')) ? 'YBR_FULL' : 'RGB';
-      } else if (ts.kind === 'jpeg2000') {
+      } else if (ts.kind === 'jpeg2000' || ts.kind === 'htj2k') {
         decodedPi = 'RGB';
       }
     }

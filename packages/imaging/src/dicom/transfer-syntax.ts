@@ -15,9 +15,12 @@ export const TS = {
   Jpeg2000Lossless: '1.2.840.10008.1.2.4.90',
   Jpeg2000: '1.2.840.10008.1.2.4.91',
   RleLossless: '1.2.840.10008.1.2.5',
+  HtJpeg2000Lossless: '1.2.840.10008.1.2.4.201',
+  HtJpeg2000LosslessRpcl: '1.2.840.10008.1.2.4.202',
+  HtJpeg2000: '1.2.840.10008.1.2.4.203',
 } as const;
 
-export type TransferSyntaxKind = 'native' | 'rle' | 'jpeg' | 'jpeg-ls' | 'jpeg2000';
+export type TransferSyntaxKind = 'native' | 'rle' | 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k';
 
 export interface TransferSyntaxInfo {
   uid: string;
@@ -60,6 +63,9 @@ export const SUPPORTED_TRANSFER_SYNTAXES: ReadonlyMap<string, TransferSyntaxInfo
     info(TS.JpegLsNearLossless, 'JPEG-LS Near-Lossless', 'jpeg-ls', { lossy: true }),
     info(TS.Jpeg2000Lossless, 'JPEG 2000 (Lossless Only)', 'jpeg2000'),
     info(TS.Jpeg2000, 'JPEG 2000', 'jpeg2000', { lossy: true }),
+    info(TS.HtJpeg2000Lossless, 'High-Throughput JPEG 2000 (Lossless Only)', 'htj2k'),
+    info(TS.HtJpeg2000LosslessRpcl, 'High-Throughput JPEG 2000 with RPCL Options (Lossless Only)', 'htj2k'),
+    info(TS.HtJpeg2000, 'High-Throughput JPEG 2000', 'htj2k', { lossy: true }),
   ].map((i) => [i.uid, i]),
 );
 
@@ -81,9 +87,6 @@ const KNOWN_UNSUPPORTED: Record<string, string> = {
   '1.2.840.10008.1.2.4.110': 'JPEG XL Lossless',
   '1.2.840.10008.1.2.4.111': 'JPEG XL JPEG Recompression',
   '1.2.840.10008.1.2.4.112': 'JPEG XL',
-  '1.2.840.10008.1.2.4.201': 'High-Throughput JPEG 2000 (Lossless Only)',
-  '1.2.840.10008.1.2.4.202': 'High-Throughput JPEG 2000 with RPCL Options (Lossless Only)',
-  '1.2.840.10008.1.2.4.203': 'High-Throughput JPEG 2000',
   '1.2.840.10008.1.2.4.52': 'JPEG Extended (Process 3 & 5, retired)',
   '1.2.840.10008.1.2.4.53': 'JPEG Spectral Selection, Non-Hierarchical (retired)',
   '1.2.840.10008.1.2.4.55': 'JPEG Full Progression, Non-Hierarchical (retired)',

@@ -4,8 +4,15 @@ import { initCodecs } from '../codecs/wasm.ts';
 import { concat, delimiter, encodeExplicit, imageDataset, item, part10 } from './dicom-writer.ts';
 import type { SyntheticSpec } from './fixtures.ts';
 
-/** JPEG 2000 lossless through dcmjs-codecs' encoder, one fragment per frame (PS3.5 A.4). */
-export async function encodeJpeg2000Dicom(spec: SyntheticSpec, file: Uint8Array): Promise<Uint8Array> {
+/**
+ * JPEG 2000 (or High-Throughput JPEG 2000) lossless through dcmjs-codecs' encoders, one fragment
+ * per frame (PS3.5 A.4).
+ */
+export async function encodeJpeg2000Dicom(
+  spec: SyntheticSpec,
+  file: Uint8Array,
+  flavour: 'jpeg2000' | 'htj2k' = 'jpeg2000',
+): Promise<Uint8Array> {
   await initCodecs();
   const { NativeCodecs, Context } = dcmjsCodecs;
   const frameBytes = spec.rows * spec.columns * (spec.bitsAllocated / 8);
@@ -23,7 +30,11 @@ export async function encodeJpeg2000Dicom(spec: SyntheticSpec, file: Uint8Array)
       photometricInterpretation: 'MONOCHROME2',
       decodedBuffer: file.slice(pixelStart + f * frameBytes, pixelStart + (f + 1) * frameBytes),
     });
-    const encoded = NativeCodecs.encodeJpeg2000(ctx, { lossy: false }).getEncodedBuffer();
+    const encoded = (
+      flavour === 'htj2k'
+        ? NativeCodecs.encodeHtJpeg2000(ctx, { lossy: false })
+        : NativeCodecs.encodeJpeg2000(ctx, { lossy: false })
+    ).getEncodedBuffer();
     if (!encoded) throw new Error('JPEG 2000 encoding failed');
     frames.push(encoded.length % 2 ? concat([encoded, new Uint8Array(1)]) : encoded);
   }
@@ -44,6 +55,6 @@ export async function encodeJpeg2000Dicom(spec: SyntheticSpec, file: Uint8Array)
       ...frames.map((f) => item(f)),
       delimiter('sequence'),
     ]),
-    '1.2.840.10008.1.2.4.90',
+    flavour === 'htj2k' ? '1.2.840.10008.1.2.4.201' : '1.2.840.10008.1.2.4.90',
   );
 }
