@@ -80,6 +80,20 @@ describe('validateManifest', () => {
     );
   });
 
+  it('accepts a degenerate threshold (0 or 1) with a warning', () => {
+    const m = validManifest();
+    m.labels[1]!.threshold = 0;
+    const r = validateManifest(m);
+    expect(r.ok && r.warnings).toEqual([
+      "labels[1].threshold is 0: every image will be positive for 'b' (a degenerate threshold; check the model's calibration)",
+    ]);
+    const seen: string[] = [];
+    parseManifest(m, 'x/manifest.json', (w) => seen.push(w));
+    expect(seen[0]).toMatch(/^x\/manifest.json: labels\[1\].threshold is 0/);
+    m.labels[1]!.threshold = -0.1;
+    expect(validateManifest(m).ok).toBe(false);
+  });
+
   it('says what a non-object is', () => {
     expect(problems([])).toEqual(['(manifest): must be an object, got an array of 0']);
     expect(() => parseManifest(null, 'models/x/manifest.json')).toThrow(ManifestError);

@@ -84,7 +84,9 @@ export class ManifestError extends Error {
   }
 }
 
-export type ManifestResult = { ok: true; manifest: ModelManifest } | { ok: false; problems: string[] };
+/** `warnings`: legal but suspicious values (a model still loads; the registry reports them). */
+export type ManifestResult =
+  { ok: true; manifest: ModelManifest; warnings: string[] } | { ok: false; problems: string[] };
 
 type Json = Record<string, unknown>;
 
@@ -314,13 +316,24 @@ export function validateManifest(value: unknown): ManifestResult {
     ...(gradcam ? { gradcam } : {}),
     ...(thresholds ? { thresholds } : {}),
   };
-  return { ok: true, manifest };
+  const warnings = labels
+    .filter((l) => l.threshold <= 0 || l.threshold >= 1)
+    .map(
+      (l) =>
+        `labels[${labels.indexOf(l)}].threshold is ${l.threshold}: every image will be ${l.threshold <= 0 ? 'positive' : 'negative'} for '${l.id}' (a degenerate threshold; check the model's calibration)`,
+    );
+  return { ok: true, manifest, warnings };
 }
 
-/** Parses and validates, throwing a ManifestError that lists every problem. */
-export function parseManifest(value: unknown, source = 'manifest.json'): ModelManifest {
+/** Parses and validates, throwing a ManifestError that lists every problem; warnings go to `onWarning`. */
+export function parseManifest(
+  value: unknown,
+  source = 'manifest.json',
+  onWarning?: (message: string) => void,
+): ModelManifest {
   const result = validateManifest(value);
   if (!result.ok) throw new ManifestError(source, result.problems);
+  for (const w of result.warnings) onWarning?.(`${source}: ${w}`);
   return result.manifest;
 }
 
@@ -337,8 +350,8 @@ function readLabels(r: Reader, top: Json): ManifestLabel[] | undefined {
     const id = r.string(o, path, 'id');
     const display = r.string(o, path, 'display');
     const urgency = r.number(o, path, 'urgency', { min: 0, max: 1 });
-    // Exclusive bounds: a threshold of 0 or 1 would make the label always or never positive.
-    const threshold = r.number(o, path, 'threshold', { above: 0, max: 1 });
+    // 0 or 1 would make the label always or never positive: legal, but reported as a warning.
+    const threshold = r.number(o, path, 'threshold', { min: 0, max: 1 });
     if (id !== undefined) {
       if (seen.has(id)) r.problem(`${path}.id`, `duplicate label id '${id}'`);
       seen.add(id);

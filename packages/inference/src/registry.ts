@@ -136,7 +136,7 @@ async function loadModel(
   } catch (err) {
     throw new ModelLoadError(`${FILES.manifest} is not valid JSON: ${(err as Error).message}`);
   }
-  const manifest = parseManifest(json, `${id}/${FILES.manifest}`);
+  const manifest = parseManifest(json, `${id}/${FILES.manifest}`, warn);
 
   let card: string | undefined;
   const cardName = manifest.modelCard ?? FILES.card;
