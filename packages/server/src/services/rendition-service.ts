@@ -15,7 +15,7 @@ import {
 import type { AppContext } from '../context.ts';
 import type { AuthenticatedSession } from './auth-service.ts';
 import { LruCache } from './lru-cache.ts';
-import type { ScanService } from './scan-service.ts';
+import { imagingErrorCode, type ScanService } from './scan-service.ts';
 
 export interface RenditionRequest {
   frame: number;
@@ -69,9 +69,7 @@ export class RenditionService {
       this.renditions.set(key, rendition);
       return rendition;
     } catch (error) {
-      if (error instanceof ImagingError) {
-        throw new AppError(error.status === 415 ? 'unsupported_media_type' : 'unprocessable', error.message);
-      }
+      if (error instanceof ImagingError) throw new AppError(imagingErrorCode(error.status), error.message);
       throw error;
     }
   }

@@ -218,7 +218,7 @@ export class ScanService {
         probes.push(await probeImage(file.bytes, limits));
       } catch (error) {
         if (error instanceof ImagingError) {
-          throw new AppError(imagingCode(error.status), `${displayName(file.filename)}: ${error.message}`, {
+          throw new AppError(imagingErrorCode(error.status), `${displayName(file.filename)}: ${error.message}`, {
             file: displayName(file.filename),
           });
         }
@@ -567,7 +567,10 @@ export async function flagIntegrityFailure(ctx: AppContext, row: ScanRow, reason
   });
 }
 
-function imagingCode(status: number): 'unsupported_media_type' | 'payload_too_large' | 'unprocessable' | 'bad_request' {
+/** The HTTP error code for an imaging refusal, by the status the imaging package chose. */
+export function imagingErrorCode(
+  status: number,
+): 'unsupported_media_type' | 'payload_too_large' | 'unprocessable' | 'bad_request' {
   if (status === 415) return 'unsupported_media_type';
   if (status === 413) return 'payload_too_large';
   if (status === 422) return 'unprocessable';
