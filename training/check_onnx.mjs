@@ -32,10 +32,9 @@ function percentile(sorted, p) {
 async function loadGrey(file) {
   const meta = await sharp(file).metadata();
   const wide = meta.depth === 'ushort';
-  const { data, info } = await sharp(file)
-    .greyscale()
-    .raw(wide ? { depth: 'ushort' } : {})
-    .toBuffer({ resolveWithObject: true });
+  // 16-bit grey: sharp's greyscale() silently reduces to 8 bits; toColourspace('grey16') keeps 16
+  const img = wide ? sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }) : sharp(file).greyscale().raw();
+  const { data, info } = await img.toBuffer({ resolveWithObject: true });
   if (info.width !== W || info.height !== H) throw new Error(`${file}: expected ${W}x${H}`);
   if (info.channels !== 1) throw new Error(`${file}: expected 1 channel, got ${info.channels}`);
   if (!wide) return Float64Array.from(data, (v) => v / 255);
@@ -164,10 +163,11 @@ const demoIndex = JSON.parse(readFileSync(join(dir, 'demo', 'index.json'), 'utf8
 let demoDiff = 0;
 for (const d of demoIndex.items) {
   const meta = await sharp(join(dir, d.file)).metadata();
-  const { data, info } = await sharp(join(dir, d.file))
-    .greyscale()
-    .raw(meta.depth === 'ushort' ? { depth: 'ushort' } : {})
-    .toBuffer({ resolveWithObject: true });
+  const img =
+    meta.depth === 'ushort'
+      ? sharp(join(dir, d.file)).toColourspace('grey16').raw({ depth: 'ushort' })
+      : sharp(join(dir, d.file)).greyscale().raw();
+  const { data, info } = await img.toBuffer({ resolveWithObject: true });
   const v = meta.depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : data;
   const s = Float64Array.from(v).sort();
   const lo = percentile(s, pLow);

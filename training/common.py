@@ -141,17 +141,20 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
 
 
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    order = np.unique(p)
-    best, thr = -1.0, 0.5
-    pos, neg = y.sum(), (1 - y).sum()
-    # vectorised over candidate thresholds
-    cand = np.quantile(p, np.linspace(0.001, 0.999, 999)) if len(order) > 999 else order
-    for t in cand:
-        pred = p >= t
-        j = (pred & (y > 0)).sum() / pos + (~pred & (y == 0)).sum() / neg - 1
-        if j > best:
-            best, thr = j, float(t)
-    return thr
+    """Threshold maximising Youden's J = sensitivity + specificity - 1 over all cut points between
+    distinct probabilities (and 0.5); among ties (e.g. a perfectly separated label) the one
+    closest to 0.5."""
+    u = np.unique(p)
+    cand = np.concatenate([[0.5], (u[1:] + u[:-1]) / 2, u])
+    pos, neg = (y > 0).sum(), (y == 0).sum()
+    ps = np.sort(p[y > 0])
+    ns = np.sort(p[y == 0])
+    sens = 1 - np.searchsorted(ps, cand, side="left") / pos  # P(p >= t | positive)
+    spec = np.searchsorted(ns, cand, side="left") / neg  # P(p < t | negative)
+    j = sens + spec - 1
+    best = j.max()
+    ties = cand[j >= best - 1e-12]
+    return float(ties[np.argmin(np.abs(ties - 0.5))])
 
 
 def sigmoid(z):

@@ -201,6 +201,7 @@ def main():
             "auroc": summary["min_auroc"] >= 0.95,
             "ece": summary["max_ece"] <= 0.05,
             "pointing_game": summary["pointing_game"] >= 0.85,
+            "pointing_game_every_label": summary["pointing_game_min_label"] >= 0.85,
         },
         "demo": demos,
     }
@@ -355,9 +356,16 @@ def write_card(metrics, man, md, net):
                f"\n\nSummary: minimum AUROC {ss['min_auroc']:.3f}, mean AUROC {ss['mean_auroc']:.3f}, pointing "
                f"game {100 * ss['pointing_game']:.1f} %.")
     tm = metrics["targets_met"]
-    tg = ("All three targets are met on the held-out set." if all(tm.values()) else
-          "**Not all targets are met:** " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in tm.items())
-          + ". The numbers above are the measured ones; see Limitations.")
+    low = [f"{lid} {100 * ho['per_label'][lid]['pointing_game']:.1f} %" for lid in P.LABELS
+           if ho["per_label"][lid]["pointing_game"] < 0.85]
+    tg = (f"AUROC ≥ 0.95 for every label: {'met' if tm['auroc'] else '**NOT met**'}. "
+          f"ECE ≤ 0.05 for every label: {'met' if tm['ece'] else '**NOT met**'}. "
+          f"Pointing game ≥ 85 % pooled over all positives at the 8 px tolerance: "
+          f"{'met' if tm['pointing_game'] else '**NOT met**'} ({100 * s['pointing_game']:.1f} %)"
+          + ("." if not low else f", but **not for every label** ({', '.join(low)}), not at the stricter 4 px "
+             f"tolerance ({100 * s['pointing_game_4px']:.1f} %), and not on the small shipped set "
+             f"({100 * ss['pointing_game']:.1f} %).")
+          + " The numbers above are the measured ones.")
     cal = metrics.get("calibration_split", {})
     ti = (f"Trained on CPU (2 shared cores, PyTorch 1.13) for {cal.get('train_minutes', float('nan')):.1f} minutes, "
           f"{cal.get('epochs_run', '?')} passes over a {cal.get('train_n', '?')}-phantom pool with fresh augmentation "
