@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { benchInference } from '@scanflow/inference/bench';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { createContext } from '../packages/server/src/context.ts';
 import { UserService } from '../packages/server/src/services/user-service.ts';
@@ -328,6 +329,8 @@ if (wanted.includes('postgres')) {
 
 process.stderr.write('[ai] upload → AI_ANALYZED latency…\n');
 const preread = process.env.BENCH_SKIP_AI ? null : await measurePreread(18_083);
+process.stderr.write('[ai] model pipeline latency…\n');
+const inference = process.env.BENCH_SKIP_AI ? null : await benchInference({ iterations: 100 });
 
 console.log('\nScanflow foundation benchmark (this machine)\n');
 console.log('| database | logins/s | upload MB/s | worklist req/s | p50 ms | p99 ms | errors |');
@@ -341,6 +344,21 @@ if (preread) {
   console.log('\n| AI pre-read (2048² DICOM, upload → AI_ANALYZED) | p50 ms | p99 ms | max ms |');
   console.log('| --- | --- | --- | --- |');
   console.log(`| ${preread.uploads} uploads, one at a time | ${preread.p50ms} | ${preread.p99ms} | ${preread.maxms} |`);
+}
+if (inference) {
+  console.log(
+    `\n| ${inference.model.name} ${inference.model.version}: analyse() | p50 ms | p99 ms | preprocess p50 | inference p50 | explain p50 |`,
+  );
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [kind, a] of Object.entries(inference.analyse)) {
+    console.log(
+      `| ${kind} | ${round(a.total.p50)} | ${round(a.total.p99)} | ${round(a.preprocess.p50)} | ${round(a.inference.p50)} | ${round(a.explain.p50)} |`,
+    );
+  }
+  const run = inference.sessionRun;
+  console.log(
+    `| session.run batch 1 / batch ${run.batched.batch} per image | ${round(run.batch1.p50, 2)} / ${round(run.batched.perImage, 2)} | | | | |`,
+  );
 }
 const out = join(ROOT, 'bench/results');
 mkdirSync(out, { recursive: true });
