@@ -364,7 +364,14 @@ const out = join(ROOT, 'bench/results');
 mkdirSync(out, { recursive: true });
 const file = join(out, `foundation-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const json = JSON.stringify(
-  { machine: { cpus: (await import('node:os')).cpus().length }, clients: CLIENTS, scans: SCANS, results },
+  {
+    machine: { cpus: (await import('node:os')).cpus().length },
+    clients: CLIENTS,
+    scans: SCANS,
+    results,
+    preread,
+    inference,
+  },
   null,
   2,
 );
