@@ -90,7 +90,7 @@ def percentile_table(raw: torch.Tensor, bs: int = 512) -> torch.Tensor:
     return torch.cat(out)
 
 
-def train_input(raw: torch.Tensor, table: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def train_input(raw: torch.Tensor, table: torch.Tensor, g: torch.Generator, shift: bool = True) -> torch.Tensor:
     """Training augmentation: jittered percentile windows (p_low 0..3, p_high 97..100; stands in for
     DICOM windows and resampling), mild gamma, 8-bit quantisation 70% of the time, shifts <= 6 px."""
     n = raw.shape[0]
@@ -104,6 +104,8 @@ def train_input(raw: torch.Tensor, table: torch.Tensor, g: torch.Generator) -> t
     x = x ** gam
     q8 = (torch.rand(n, generator=g) < 0.7).view(n, 1, 1, 1)
     x = torch.where(q8, torch.round(x * 255) / 255, x)
+    if not shift:
+        return P.normalise(x)
     S = x.shape[-1]
     sh = torch.randint(-6, 7, (n, 2), generator=g).float() * 2 / S
     theta = torch.zeros(n, 2, 3)

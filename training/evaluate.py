@@ -36,8 +36,8 @@ from common import (MODEL_DIR, OUT, SEED_DEMO, SEED_SHIP, SEED_TEST, SIZE, auroc
                     batch_percentile_window, infer_input, make_pool, sigmoid)
 from model import PhantomNet  # noqa: E402
 
-TOL_PX = 8  # one feature-map cell at 128 px (the heatmap's own resolution)
-TOL_STRICT_PX = 4  # also reported
+TOL_PX = 4  # half a feature-map cell at 128 px
+TOL_ALT_PX = 8  # one cell (the heatmap's own resolution), also reported
 
 
 def disk_dilate(mask: torch.Tensor, r: int) -> torch.Tensor:
@@ -154,10 +154,10 @@ def main():
     lg = logit.numpy().astype(np.float64)
     per = label_metrics(y, lg, thr)
     pg = pointing(feats, W, te["masks"], te["labels"], SIZE)
-    pg4 = pointing(feats, W, te["masks"], te["labels"], SIZE, tol=TOL_STRICT_PX)
+    pg8 = pointing(feats, W, te["masks"], te["labels"], SIZE, tol=TOL_ALT_PX)
     for k, lid in enumerate(P.LABELS):
         per[lid]["pointing_game"] = round(pg[k][0] / max(1, pg[k][1]), 4)
-        per[lid]["pointing_game_4px"] = round(pg4[k][0] / max(1, pg4[k][1]), 4)
+        per[lid]["pointing_game_8px"] = round(pg8[k][0] / max(1, pg8[k][1]), 4)
         per[lid]["pointing_n"] = pg[k][1]
     p_all = sigmoid(lg)
     pooled_ece = ece(y.reshape(-1), p_all.reshape(-1))
@@ -169,7 +169,7 @@ def main():
         "pooled_ece": round(pooled_ece, 4),
         "pointing_game": round(hits / max(1, npos), 4),
         "pointing_game_min_label": min(per[lid]["pointing_game"] for lid in P.LABELS),
-        "pointing_game_4px": round(sum(h for h, _ in pg4) / max(1, npos), 4),
+        "pointing_game_8px": round(sum(h for h, _ in pg8) / max(1, npos), 4),
     }
     print(json.dumps({"per_label": per, "summary": summary}, indent=1), flush=True)
     print(f"test set done in {time.time() - t0:.0f}s", flush=True)
@@ -189,7 +189,7 @@ def main():
         },
         "shipped_eval_set": ship,
         "pointing_game_definition": {
-            "tolerance_px": TOL_PX, "strict_tolerance_px_also_reported": TOL_STRICT_PX, "input_size": SIZE,
+            "tolerance_px": TOL_PX, "alt_tolerance_px_also_reported": TOL_ALT_PX, "input_size": SIZE,
             "text": "Grad-CAM of the label's logit on the h x w feature grid; argmax cell (i,j) -> input pixel "
                     "(floor((i+0.5)*H/h), floor((j+0.5)*W/w)); hit if within tolerance_px (Euclidean) of a mask "
                     "pixel. Positives with an empty mask are skipped (none in practice).",
@@ -210,6 +210,8 @@ def main():
         c = json.load(open(cal))
         metrics["calibration_split"] = {k: c[k] for k in ("cal_ece_before", "cal_ece_after", "platt_a", "platt_b",
                                                           "thresholds", "train_minutes", "epochs_run", "train_n")}
+        if "finetune_loc" in c:
+            metrics["calibration_split"]["finetune_loc"] = c["finetune_loc"]
     with open(os.path.join(md, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
@@ -343,8 +345,8 @@ def write_card(metrics, man, md, net):
             f"\n\nSummary: minimum AUROC {s['min_auroc']:.3f}, mean AUROC {s['mean_auroc']:.3f}, worst per-label "
             f"ECE {s['max_ece']:.3f} (all labels pooled: {s['pooled_ece']:.3f}), pointing game over all "
             f"positives {100 * s['pointing_game']:.1f} % (worst label {100 * s['pointing_game_min_label']:.1f} %); "
-            f"with the stricter {TOL_STRICT_PX} px tolerance {100 * s['pointing_game_4px']:.1f} % ("
-            + ", ".join(f"{lid} {100 * ho['per_label'][lid]['pointing_game_4px']:.1f} %" for lid in P.LABELS) + ").")
+            f"with the looser {TOL_ALT_PX} px (one cell) tolerance {100 * s['pointing_game_8px']:.1f} % ("
+            + ", ".join(f"{lid} {100 * ho['per_label'][lid]['pointing_game_8px']:.1f} %" for lid in P.LABELS) + ").")
     sh = metrics["shipped_eval_set"]
     ss = sh["summary"]
     shipped = (f"Shipped eval set (`eval/`, {sh['n']} phantoms, seed {sh['seed']}), run from the 8-bit PNGs through "
@@ -360,16 +362,23 @@ def write_card(metrics, man, md, net):
            if ho["per_label"][lid]["pointing_game"] < 0.85]
     tg = (f"AUROC ≥ 0.95 for every label: {'met' if tm['auroc'] else '**NOT met**'}. "
           f"ECE ≤ 0.05 for every label: {'met' if tm['ece'] else '**NOT met**'}. "
-          f"Pointing game ≥ 85 % pooled over all positives at the 8 px tolerance: "
+          f"Pointing game ≥ 85 % pooled over all positives at the {TOL_PX} px tolerance: "
           f"{'met' if tm['pointing_game'] else '**NOT met**'} ({100 * s['pointing_game']:.1f} %)"
-          + ("." if not low else f", but **not for every label** ({', '.join(low)}), not at the stricter 4 px "
-             f"tolerance ({100 * s['pointing_game_4px']:.1f} %), and not on the small shipped set "
-             f"({100 * ss['pointing_game']:.1f} %).")
+          + ("." if not low else f", but **not for every label** ({', '.join(low)}).")
+          + f" Shipped eval set ({ss['pointing_game'] * 100:.1f} % pointing game, {sh['n']} images) and the looser "
+          f"{TOL_ALT_PX} px tolerance ({100 * s['pointing_game_8px']:.1f} %) are listed above."
           + " The numbers above are the measured ones.")
     cal = metrics.get("calibration_split", {})
     ti = (f"Trained on CPU (2 shared cores, PyTorch 1.13) for {cal.get('train_minutes', float('nan')):.1f} minutes, "
           f"{cal.get('epochs_run', '?')} passes over a {cal.get('train_n', '?')}-phantom pool with fresh augmentation "
-          "each pass. ECE on the calibration split before → after Platt scaling: "
+          "each pass. "
+          + (f"Then a localisation fine-tune (`training/finetune_loc.py`, {cal['finetune_loc']['args']['minutes']:g} "
+             f"minutes, {cal['finetune_loc']['steps']} steps of 64, lr {cal['finetune_loc']['args']['lr']:g}, "
+             f"weight {cal['finetune_loc']['args']['lam']:g}): half of each batch from a masked pool of "
+             f"{cal['finetune_loc']['args']['loc_n']} phantoms (seed 6), with a loss term that puts each present "
+             "finding's Grad-CAM softmax mass inside the cells whose centre is within 8 px of its mask. "
+             if "finetune_loc" in cal else "")
+          + "ECE on the calibration split before → after Platt scaling: "
           + ", ".join(f"{lid} {b:.3f} → {c:.3f}" for lid, b, c in
                       zip(P.LABELS, cal.get("cal_ece_before", [0] * 5), cal.get("cal_ece_after", [0] * 5))) + ".")
     params = sum(p.numel() for p in net.parameters())

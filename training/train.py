@@ -32,7 +32,7 @@ from common import (MODEL_DIR, OUT, SEED_CAL, SEED_TRAIN, SIZE, FEAT_STRIDE, aur
                     youden_threshold)
 from model import Exported, PhantomNet  # noqa: E402
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 URGENCY = {"nodule": 0.7, "consolidation": 0.95, "pleural_effusion": 0.9, "pneumothorax": 1.0, "cardiomegaly": 0.6}
 
 
@@ -98,7 +98,8 @@ def main():
 
     net = PhantomNet().to(dev).to(memory_format=torch.channels_last)
     if a.calibrate_only:
-        net.load_state_dict(torch.load(os.path.join(OUT, "checkpoint_ema.pt"))["state"])
+        ck = torch.load(os.path.join(OUT, "checkpoint_ema.pt"))
+        net.load_state_dict(ck["state"])
         prev = json.load(open(os.path.join(OUT, "calibration.json")))
         a.epochs = 0
     ema = copy.deepcopy(net)
@@ -182,6 +183,8 @@ def main():
         for k in ("train_minutes", "epochs_run", "train_n", "args"):
             report[k] = prev.get(k, report[k])
         report["recalibrated"] = True
+        if "finetune_loc" in ck:
+            report["finetune_loc"] = {"args": ck["finetune_loc"], "steps": ck["steps"]}
     print(json.dumps(report, indent=1), flush=True)
     # fold calibration into the classifier: logit' = a*(W e + b) + c
     with torch.no_grad():
