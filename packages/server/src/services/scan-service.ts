@@ -10,6 +10,7 @@ import {
   planTransition,
   queueStatuses,
   type Actor,
+  type Decision,
   type Priority,
   type Resource,
   type ScanStatus,
@@ -18,7 +19,8 @@ import {
 import { ImagingError, probeImage, type ImageProbe } from '@scanflow/imaging';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
-import { withScope, type Scope } from '../db/scope.ts';
+import { withScope } from '../db/scope.ts';
+import { enforce, scopeOf } from './access.ts';
 import { IntegrityError } from '../storage/blob-store.ts';
 import type { FieldCipher } from '../storage/field-cipher.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -92,17 +94,7 @@ export interface WorklistRequest {
   limit: number;
 }
 
-const scopeOf = (session: AuthenticatedSession): Scope => ({
-  orgId: session.actor.orgId,
-  userId: session.actor.userId,
-  dbRole: session.dbRole,
-});
-
-function deny(decision: ReturnType<typeof decide>): void {
-  if (decision.allow) return;
-  if (decision.code === 'not_found') throw notFound('Scan');
-  throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
-}
+const deny = (decision: Decision): void => enforce(decision, 'Scan');
 
 const scanResource = (row: ScanRow): Resource => ({
   kind: 'scan',
@@ -382,13 +374,7 @@ export class ScanService {
     session: AuthenticatedSession,
     id: string,
   ): Promise<{ sha256: string; mediaType: string; filename: string; load: () => Promise<Buffer> }> {
-    this.assertClinicalAccess(session.actor);
-    const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
-      const found = await findScan(tx, id);
-      if (!found) throw notFound('Scan');
-      deny(decide(session.actor, 'scan.read', scanResource(found)));
-      return found;
-    });
+    const row = await this.readable(session, id);
     const load = async () => {
       try {
         return await this.ctx.blobs.get(row.blob_sha256);
@@ -409,15 +395,20 @@ export class ScanService {
     };
   }
 
-  /** The AI heatmap overlay (an RGBA PNG over the image) for the top finding, if the model made one. */
-  async readHeatmap(session: AuthenticatedSession, id: string): Promise<{ png: Buffer; label: string }> {
+  /** The scan, if the session may read it (else 403/404, with the policy's reason). */
+  private async readable(session: AuthenticatedSession, id: string): Promise<ScanRow> {
     this.assertClinicalAccess(session.actor);
-    const row = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+    return withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const found = await findScan(tx, id);
       if (!found) throw notFound('Scan');
       deny(decide(session.actor, 'scan.read', scanResource(found)));
       return found;
     });
+  }
+
+  /** The AI heatmap overlay (an RGBA PNG over the image) for the top finding, if the model made one. */
+  async readHeatmap(session: AuthenticatedSession, id: string): Promise<{ png: Buffer; label: string }> {
+    const row = await this.readable(session, id);
     if (!row.heatmap_sha256 || !row.ai_result?.heatmap) throw notFound('Heatmap');
     return { png: await this.ctx.blobs.get(row.heatmap_sha256), label: row.ai_result.heatmap.label };
   }

@@ -3,14 +3,15 @@
  * accounts and resetting second factors — for admins through the API, and for operators through
  * the CLI (`scanflow user create`, `scanflow user reset-2fa`), which act as the system.
  */
-import { AppError, decide, notFound, type Action, type Role } from '@scanflow/domain';
+import { AppError, notFound, type Action, type Role } from '@scanflow/domain';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
-import { withScope, withSystem } from '../db/scope.ts';
+import { withSystem } from '../db/scope.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { assertAcceptablePassword, hashPassword } from '../auth/passwords.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import type { AuthenticatedSession } from './auth-service.ts';
+import { inOrganisation } from './access.ts';
 
 export interface UserView {
   id: string;
@@ -60,19 +61,8 @@ export class UserService {
     };
   }
 
-  private async asAdmin<T>(
-    session: AuthenticatedSession,
-    action: Action,
-    fn: (tx: Queryable) => Promise<T>,
-  ): Promise<T> {
-    const decision = decide(session.actor, action, { kind: 'organisation', orgId: session.actor.orgId });
-    if (!decision.allow)
-      throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
-    return withScope(
-      this.ctx.db,
-      { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole },
-      fn,
-    );
+  private asAdmin<T>(session: AuthenticatedSession, action: Action, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return inOrganisation(this.ctx.db, session, action, fn);
   }
 
   async list(

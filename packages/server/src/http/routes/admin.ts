@@ -1,13 +1,12 @@
 /** Admin functions (each needs a second factor): users, clinician verification, outbox, audit trail. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { AppError, decide } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
 import { listAuditEvents } from '../../audit/audit-log.ts';
 import { listOutbox } from '../../services/outbox.ts';
-import { withScope } from '../../db/scope.ts';
 import type { AuthenticatedSession } from '../../services/auth-service.ts';
+import { inOrganisation } from '../../services/access.ts';
 
 const UserView = Type.Object({
   id: Type.String(),
@@ -26,21 +25,6 @@ const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema,
 
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const users = app.services.users;
-
-  const asAdmin = async <T>(
-    session: AuthenticatedSession,
-    action: 'audit.read' | 'outbox.read',
-    fn: Parameters<typeof withScope<T>>[2],
-  ) => {
-    const decision = decide(session.actor, action, { kind: 'organisation', orgId: session.actor.orgId });
-    if (!decision.allow)
-      throw new AppError(decision.code === 'mfa_required' ? 'mfa_required' : 'forbidden', decision.reason);
-    return withScope(
-      app.ctx.db,
-      { orgId: session.actor.orgId, userId: session.actor.userId, dbRole: session.dbRole },
-      fn,
-    );
-  };
 
   app.get(
     '/admin/users',
@@ -134,7 +118,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({
-      items: await asAdmin(sessionOf(request), 'outbox.read', (tx) =>
+      items: await inOrganisation(app.ctx.db, sessionOf(request), 'outbox.read', (tx) =>
         listOutbox(tx, app.ctx.cipher, request.query.limit),
       ),
     }),
@@ -183,7 +167,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const q = request.query;
-      const items = await asAdmin(sessionOf(request), 'audit.read', (tx) =>
+      const items = await inOrganisation(app.ctx.db, sessionOf(request), 'audit.read', (tx) =>
         listAuditEvents(tx, {
           action: q.action,
           actorUserId: q.actorUserId,
