@@ -79,6 +79,33 @@ describe('AI pre-read', () => {
     expect(worklist.json().items.map((s: { id: string }) => s.id)).toContain(id);
   });
 
+  it('analyses a case again when a doctor sends it back for re-analysis', async () => {
+    const { id, detail } = await uploadAndWait({ name: 'again.dcm', bytes: dicomBytes({ rows: 128, columns: 128 }) });
+    const back = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/scans/${id}/transitions`,
+      payload: { action: 'send_back', version: detail.version, reason: 'Re-run after model update' },
+      headers: bearer(doctor),
+    });
+    expect(back.statusCode, back.body).toBe(200);
+    expect(back.json().status).toBe('PENDING_AI');
+    const started = Date.now();
+    for (;;) {
+      const again = (await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}`, headers: bearer(doctor) })).json();
+      if (again.status === 'AI_ANALYZED') {
+        expect(again.timeline.map((e: { action: string }) => e.action)).toEqual([
+          'upload',
+          'record_ai',
+          'send_back',
+          'record_ai',
+        ]);
+        break;
+      }
+      if (Date.now() - started > 30_000) throw new Error('not analysed again in 30 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
   it('analyses PNG uploads too, each within seconds of upload', async () => {
     const { detail, ms } = await uploadAndWait({ name: 'chest.png', bytes: await pngBytes(300, 300, 11) });
     expect(detail.ai.labels).toHaveLength(5);

@@ -429,7 +429,7 @@ export class ScanService {
   ): Promise<ScanDetail> {
     const { actor } = session;
     this.assertClinicalAccess(actor);
-    return withScope(this.ctx.db, scopeOf(session), async (tx) => {
+    const detail = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const row = await findScan(tx, id);
       if (!row) throw notFound('Scan');
       // Visibility first, then staleness (a second concurrent approval learns it lost, with a
@@ -474,8 +474,14 @@ export class ScanService {
         actorRole: actor.role,
         notesEnc: note ? cipher.encrypt(note) : null,
       });
+      // A case sent back to PENDING_AI is a request to analyse it again: queue the pre-read with it.
+      if (plan.to === 'PENDING_AI') {
+        await enqueueJob(tx, { orgId: actor.orgId, kind: AI_PREREAD_JOB, payload: { scanId: id } });
+      }
       return toDetail(tx, (await findScan(tx, id))!, cipher);
     });
+    if (detail.status === 'PENDING_AI') this.ctx.signals.emit('jobs');
+    return detail;
   }
 }
 
