@@ -19,6 +19,7 @@ import {
   type TestUser,
 } from '../../server/test/harness.ts';
 import { dicomBytes, pngBytes } from '../../server/test/fixtures.ts';
+import { renderHeatmapPng } from '@scanflow/inference';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../scripts/ensure-built.ts';
 
@@ -202,7 +203,21 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     const routine = await uploadAs(patient, await pngBytes(64, 64, 5), 'routine.png');
     const urgent = await uploadAs(patient, dicomBytes({ rows: 64, columns: 64 }), 'urgent.dcm');
     await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: routine }, aiResult('ROUTINE', 0.3));
-    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: urgent }, aiResult('HIGH', 0.91));
+    // The urgent case's pre-read comes with a Grad-CAM overlay (a hot spot in the upper left).
+    const values = new Float32Array(16 * 16);
+    values[3 * 16 + 4] = 1;
+    values[3 * 16 + 5] = 0.7;
+    values[4 * 16 + 4] = 0.6;
+    const overlay = await renderHeatmapPng(
+      { label: 'pneumothorax', width: 16, height: 16, values },
+      { width: 64, height: 64 },
+    );
+    const stored = await t.ctx.blobs.put(overlay.png);
+    await recordAiResult(
+      t.ctx,
+      { orgId: patient.orgId, scanId: urgent },
+      { ...aiResult('HIGH', 0.91), heatmap: { label: 'pneumothorax', sha256: stored.sha256 } },
+    );
 
     const page = await newPage();
     await signIn(page, doctor);
@@ -244,6 +259,18 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.mouse.move(box.x + box.width / 2 + 64, box.y + box.height / 2 + 32, { steps: 4 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1250 · W 3000 (set)');
+
+    // The AI heatmap lies over the image, labelled as decision support; it can be dimmed and hidden.
+    const heatmap = page.getByTestId('heatmap-overlay');
+    await heatmap.waitFor();
+    expect(await page.getByTestId('heatmap-caption').textContent()).toContain('decision support');
+    await page.getByLabel('Opacity').fill('0.3');
+    await expect.poll(() => heatmap.evaluate((img) => (img as HTMLImageElement).style.opacity)).toBe('0.3');
+    await shot(page, 'doctor-case-heatmap');
+    await page.getByRole('button', { name: 'AI heatmap' }).click();
+    expect(await page.getByTestId('heatmap-overlay').count()).toBe(0);
+    await page.getByRole('button', { name: 'AI heatmap' }).click();
+    await heatmap.waitFor();
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),

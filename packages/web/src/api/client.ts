@@ -431,6 +431,15 @@ export const api = {
     };
   },
 
+  /** The AI's heatmap overlay for the top finding (an RGBA PNG the size of the image's rendition). */
+  async heatmap(id: string): Promise<Blob> {
+    const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/heatmap`, {
+      headers: { accept: 'image/png' },
+    });
+    if (!response.ok) throw await errorFrom(response);
+    return response.blob();
+  },
+
   // admin
   listUsers: (q: { pending?: boolean; role?: string } = {}) =>
     request<{ items: AdminUser[] }>('GET', `/admin/users${query(q)}`),

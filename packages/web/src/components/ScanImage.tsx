@@ -44,6 +44,29 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
   const [mode, setMode] = useState<'window' | 'pan'>('window');
   const [dragWindow, setDragWindow] = useState<WindowLevel | null>(null);
   const [typed, setTyped] = useState({ center: '', width: '' });
+  // The AI heatmap (Grad-CAM of the top finding) laid over the image, if the model made one.
+  const heatmapInfo = scan.ai?.heatmap ?? null;
+  const [heatmapUrl, setHeatmapUrl] = useState<string | null>(null);
+  const [showHeatmap, setShowHeatmap] = useState(true);
+  const [heatmapOpacity, setHeatmapOpacity] = useState(0.6);
+
+  useEffect(() => {
+    if (!heatmapInfo) return undefined;
+    let objectUrl: string | null = null;
+    let cancelled = false;
+    api.heatmap(scan.id).then(
+      (blob) => {
+        if (cancelled) return;
+        objectUrl = URL.createObjectURL(blob);
+        setHeatmapUrl(objectUrl);
+      },
+      () => setHeatmapUrl(null),
+    );
+    return () => {
+      cancelled = true;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+    };
+  }, [scan.id, heatmapInfo?.sha256]);
   const viewport = useRef<HTMLDivElement>(null);
   const drag = useRef<{ x: number; y: number; pan: { x: number; y: number }; window: WindowLevel | null } | null>(null);
   const large = Math.max(scan.width, scan.height) > DISPLAY_SIZE;
@@ -222,6 +245,27 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
             Full resolution
           </button>
         )}
+        {heatmapUrl && (
+          <>
+            <span className="viewer-sep" aria-hidden="true" />
+            <button type="button" aria-pressed={showHeatmap} onClick={() => setShowHeatmap((v) => !v)}>
+              AI heatmap
+            </button>
+            <label htmlFor="heatmap-opacity" className="heatmap-opacity">
+              Opacity
+              <input
+                id="heatmap-opacity"
+                type="range"
+                min={0}
+                max={1}
+                step={0.05}
+                value={heatmapOpacity}
+                disabled={!showHeatmap}
+                onChange={(e) => setHeatmapOpacity(Number(e.target.value))}
+              />
+            </label>
+          </>
+        )}
       </div>
       <div
         ref={viewport}
@@ -260,6 +304,16 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
           <div className="scan-image-placeholder" role="status">
             Loading image…
           </div>
+        )}
+        {url && heatmapUrl && showHeatmap && (
+          <img
+            className="heatmap-overlay"
+            src={heatmapUrl}
+            alt=""
+            data-testid="heatmap-overlay"
+            draggable={false}
+            style={{ opacity: heatmapOpacity, transform: `translate(${pan.x}px, ${pan.y}px) scale(${zoom})` }}
+          />
         )}
         {loading && url && <span className="viewer-busy">Updating…</span>}
       </div>
@@ -311,7 +365,19 @@ export function ScanImage({ scan }: { scan: ScanSummary }) {
         {applied?.size && applied.size !== `${scan.width}×${scan.height}` ? ` (shown at ${applied.size})` : ''}
         {scan.frames > 1 ? ` · ${scan.frames} frames` : ''} · {scan.mediaType}
         {scan.integrity === 'mismatch' && <strong className="integrity-bad"> · Integrity check failed</strong>}
+        {heatmapUrl && showHeatmap && heatmapInfo && (
+          <span data-testid="heatmap-caption">
+            {' '}
+            · AI heatmap for{' '}
+            {scan.ai?.topFinding?.id === heatmapInfo.label ? scan.ai.topFinding.display : labelName(heatmapInfo.label)}:
+            where the model looked (decision support, not a diagnosis)
+          </span>
+        )}
       </figcaption>
     </figure>
   );
+}
+
+function labelName(id: string): string {
+  return id.replace(/_/g, ' ');
 }
