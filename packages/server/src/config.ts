@@ -33,6 +33,8 @@ export interface Config {
   runWorker: boolean;
   /** AI pre-reads run side by side. */
   aiConcurrency: number;
+  /** How long a worklist page may be served from memory (0: never). */
+  worklistCacheMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -100,6 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
     model: env.MODEL || undefined,
     runWorker: bool('RUN_WORKER', true),
     aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
+    worklistCacheMs: int('WORKLIST_CACHE_MS', 250, 0, 10_000),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

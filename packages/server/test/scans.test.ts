@@ -266,6 +266,9 @@ describe('lifecycle and worklists', () => {
     });
     expect(verified.statusCode, verified.body).toBe(200);
     expect(verified.json().status).toBe('DOCTOR_VERIFIED');
+    // Worklist pages are cached briefly, but a change empties the cache: the case has left the queue.
+    const after = await t.app.inject({ method: 'GET', url: '/api/v1/scans', headers: bearer(doctor) });
+    expect(after.json().items.map((s: { id: string }) => s.id)).not.toContain(id);
 
     const badRx = await transition(pharmacist, id, {
       action: 'complete',

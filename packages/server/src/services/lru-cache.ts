@@ -16,6 +16,18 @@ export class LruCache<K, V> {
     return entry.value;
   }
 
+  delete(key: K): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.total -= entry.cost;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+
   set(key: K, value: V): void {
     const cost = this.costOf(value);
     if (cost > this.maxCost) return;

@@ -42,6 +42,7 @@ import {
 } from '../repositories/scans.ts';
 import { findOrCreatePatientByMrn, findPatient, findPatientOfUser } from '../repositories/patients.ts';
 import { enqueueJob } from '../jobs/queue.ts';
+import { LruCache } from './lru-cache.ts';
 
 /** The job kind that runs the AI pre-read of a new scan. */
 export const AI_PREREAD_JOB = 'ai_preread';
@@ -83,6 +84,11 @@ export interface ScanDetail extends Omit<ScanSummary, 'ai'> {
   findings: { findings: string; impression: string | null } | null;
   prescription: unknown;
   timeline: TimelineEntry[];
+}
+
+export interface WorklistPage {
+  items: ScanSummary[];
+  nextCursor: string | null;
 }
 
 export interface WorklistRequest {
@@ -187,7 +193,17 @@ export function decodeCursor(text: string): WorklistCursor {
 }
 
 export class ScanService {
-  constructor(private readonly ctx: AppContext) {}
+  /**
+   * Worklist pages, kept for WORKLIST_CACHE_MS (250 ms by default): a department's clinicians
+   * poll the same queue, and one read can answer them all. Any change to a scan made in this
+   * process empties it at once ('scans-changed'); a change made by another process sharing the
+   * database shows within the same short time. Each read is still authorised and audited.
+   */
+  private readonly worklists = new LruCache<string, { at: number; page: Promise<WorklistPage> }>(2_000, () => 1);
+
+  constructor(private readonly ctx: AppContext) {
+    ctx.signals.on('scans-changed', () => this.worklists.clear());
+  }
 
   /**
    * Accepts one or many files. Each is identified by its bytes and its headers checked (type,
@@ -274,6 +290,7 @@ export class ScanService {
         }
         return created;
       });
+      this.ctx.signals.emit('scans-changed');
       this.ctx.signals.emit('jobs');
       return created;
     } catch (error) {
@@ -311,14 +328,46 @@ export class ScanService {
     throw new AppError('validation_failed', 'Say which patient the scan belongs to (patientId)');
   }
 
-  async list(
-    session: AuthenticatedSession,
-    request: WorklistRequest,
-  ): Promise<{ items: ScanSummary[]; nextCursor: string | null }> {
+  async list(session: AuthenticatedSession, request: WorklistRequest): Promise<WorklistPage> {
     const { actor } = session;
     deny(decide(actor, 'scan.list', { kind: 'organisation', orgId: actor.orgId }));
     const statuses = request.statuses?.length ? request.statuses : queueStatuses(actor.role);
     const order = actor.role === 'patient' ? 'newest' : 'queue';
+    // Everything the page depends on: clinicians of one organisation and role see the same queue;
+    // a patient sees only their own scans, so the patient is part of the key. (When consent grants
+    // (SPEC A5) make visibility differ between clinicians, the user joins the key too.)
+    const key = JSON.stringify([
+      actor.orgId,
+      session.dbRole,
+      actor.role === 'patient' ? actor.userId : null,
+      statuses,
+      request.from?.toISOString() ?? null,
+      request.to?.toISOString() ?? null,
+      request.priority ?? null,
+      request.cursor ?? null,
+      request.limit,
+    ]);
+    const cached = this.worklists.get(key);
+    if (cached && Date.now() - cached.at < this.ctx.config.worklistCacheMs) return cached.page;
+    // Single flight: requests that miss together share one read instead of each starting their own.
+    const page = this.readWorklist(session, request, statuses, order);
+    if (this.ctx.config.worklistCacheMs > 0) {
+      const entry = { at: Date.now(), page };
+      this.worklists.set(key, entry);
+      page.catch(() => {
+        if (this.worklists.get(key) === entry) this.worklists.delete(key);
+      });
+    }
+    return page;
+  }
+
+  private async readWorklist(
+    session: AuthenticatedSession,
+    request: WorklistRequest,
+    statuses: readonly ScanStatus[],
+    order: 'queue' | 'newest',
+  ): Promise<WorklistPage> {
+    const { actor } = session;
     const rows = await withScope(this.ctx.db, scopeOf(session), (tx) =>
       listScans(tx, {
         orgId: actor.orgId,
@@ -480,6 +529,7 @@ export class ScanService {
       }
       return toDetail(tx, (await findScan(tx, id))!, cipher);
     });
+    this.ctx.signals.emit('scans-changed');
     if (detail.status === 'PENDING_AI') this.ctx.signals.emit('jobs');
     return detail;
   }
@@ -545,6 +595,7 @@ export async function recordAiResult(
       outcome: 'success',
     });
   });
+  ctx.signals.emit('scans-changed');
 }
 
 /** Marks a scan whose stored bytes no longer match their hash (SPEC L3) and audits it. */
@@ -562,6 +613,7 @@ export async function flagIntegrityFailure(ctx: AppContext, row: ScanRow, reason
       reason,
     });
   });
+  ctx.signals.emit('scans-changed');
 }
 
 /** The HTTP error code for an imaging refusal, by the status the imaging package chose. */

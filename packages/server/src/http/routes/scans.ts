@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { AppError, isScanStatus, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
-import type { UploadedFile } from '../../services/scan-service.ts';
+import type { UploadedFile, WorklistPage } from '../../services/scan-service.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,6 +23,8 @@ function parseDate(text: string | undefined, name: string): Date | undefined {
     throw new AppError('validation_failed', `${name} must be a date or date-time (ISO 8601)`);
   return date;
 }
+
+const serialisedPages = new WeakMap<WorklistPage, string>();
 
 export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const scans = app.services.scans;
@@ -92,9 +94,9 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query;
-      return scans.list(sessionOf(request), {
+      const page = await scans.list(sessionOf(request), {
         statuses: parseStatuses(q.status),
         priority: q.priority,
         from: parseDate(q.from, 'from'),
@@ -102,6 +104,17 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
         cursor: q.cursor,
         limit: q.limit,
       });
+      // A cached page is the same object for every reader: serialise it (through the route's
+      // schema, which strips undeclared fields) once, not once per request.
+      let json = serialisedPages.get(page);
+      if (json === undefined) {
+        json = reply.serialize(page) as string; // the JSON serialiser compiled from the schema
+        serialisedPages.set(page, json);
+      }
+      return reply
+        .type('application/json; charset=utf-8')
+        .serializer((payload) => payload as string)
+        .send(json as never); // already serialised by this route's own schema, above
     },
   );
 
