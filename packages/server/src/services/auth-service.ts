@@ -104,10 +104,18 @@ interface SessionState {
 
 export class AuthService {
   private readonly sessions = new Map<string, SessionState>();
+  /**
+   * Bumped by every revocation once it is committed. A session check that was already reading the
+   * database when a revocation happened may have read the old state; it must not cache it.
+   */
+  private generation = 0;
 
   constructor(private readonly ctx: AppContext) {
     // Sessions revoked elsewhere in this process (disabled accounts, reset factors) are forgotten at once.
-    ctx.signals.on('sessions-revoked', () => this.sessions.clear());
+    ctx.signals.on('sessions-revoked', () => {
+      this.generation++;
+      this.sessions.clear();
+    });
   }
 
   private audit(tx: Queryable | null, event: Parameters<AuditLog['record']>[0]): Promise<void> {
@@ -493,6 +501,8 @@ export class AuthService {
       'UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL',
       [sessionId, reason],
     );
+    this.generation++;
+    this.sessions.delete(sessionId);
   }
 
   async logout(session: AuthenticatedSession, info: RequestInfo): Promise<void> {
@@ -533,6 +543,7 @@ export class AuthService {
 
   private async checkSession(claims: { sessionId: string; userId: string; orgId: string }): Promise<SessionState> {
     this.sessions.delete(claims.sessionId);
+    const generation = this.generation;
     const { rows } = await this.ctx.db.query<{
       revoked: boolean;
       expired: boolean;
@@ -564,7 +575,7 @@ export class AuthService {
       await this.ctx.db.query('UPDATE sessions SET last_seen_at = now() WHERE id = $1', [claims.sessionId]);
     const state: SessionState = { role: row.role, orgId: row.org_id, verified: row.verified, checkedAt: Date.now() };
     if (this.sessions.size >= 10_000) this.sessions.clear();
-    this.sessions.set(claims.sessionId, state);
+    if (generation === this.generation) this.sessions.set(claims.sessionId, state);
     return state;
   }
 
