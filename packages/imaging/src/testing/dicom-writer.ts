@@ -2,21 +2,15 @@
  * A tiny DICOM writer for tests: builds Part 10 files (PS3.10 7.1) element by element, including
  * deliberately broken ones. Not exported from the package.
  */
+import { concat } from '../bytes.ts';
 import { LONG_LENGTH_VRS } from '../dicom/vr.ts';
 
 export type Element = { tag: number; vr: string; value: Uint8Array; undefinedLength?: boolean; raw?: boolean };
 
 const ascii = (s: string): Uint8Array => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+// Tests import concat from here along with the writer; it is the package's own.
+export { concat } from '../bytes.ts';
 
 /** Text value padded to even length (PS3.5 6.2: space, or NUL for UI). */
 export function text(tag: number, vr: string, s: string): Element {
