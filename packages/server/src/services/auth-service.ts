@@ -57,6 +57,9 @@ export interface RegisterInput {
   sex?: 'female' | 'male' | 'other' | 'unknown' | undefined;
 }
 
+const USER_COLUMNS = `id, org_id, role, status, password_hash, clinician_verified_at, totp_secret_enc,
+  totp_enabled_at, totp_last_step, failed_logins, locked_until, email_enc`;
+
 interface UserRow {
   id: string;
   org_id: string;
@@ -199,22 +202,14 @@ export class AuthService {
   }
 
   private async findUserByEmail(email: string): Promise<UserRow | null> {
-    const { rows } = await this.ctx.db.query<UserRow>(
-      `SELECT id, org_id, role, status, password_hash, clinician_verified_at, totp_secret_enc, totp_enabled_at,
-              totp_last_step, failed_logins, locked_until, email_enc
-         FROM users WHERE email_lookup = $1`,
-      [this.ctx.cipher.lookup('email', email)],
-    );
+    const { rows } = await this.ctx.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE email_lookup = $1`, [
+      this.ctx.cipher.lookup('email', email),
+    ]);
     return rows[0] ?? null;
   }
 
   private async userById(userId: string): Promise<UserRow | null> {
-    const { rows } = await this.ctx.db.query<UserRow>(
-      `SELECT id, org_id, role, status, password_hash, clinician_verified_at, totp_secret_enc, totp_enabled_at,
-              totp_last_step, failed_logins, locked_until, email_enc
-         FROM users WHERE id = $1`,
-      [userId],
-    );
+    const { rows } = await this.ctx.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
     return rows[0] ?? null;
   }
 
