@@ -154,14 +154,21 @@ async function signIn(
   return body.accessToken;
 }
 
-async function measure(database: 'pglite' | 'postgres', port: number): Promise<Result> {
-  const dataDir = mkdtempSync(join(tmpdir(), `scanflow-bench-${database}-`));
-  const env: Record<string, string> = {
+/** A fresh, quiet server's settings: its own data and key, no demo data, no rate limits in the way. */
+function serverEnv(dataDir: string): Record<string, string> {
+  return {
     DATA_DIR: dataDir,
     SCANFLOW_MASTER_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'silent',
     SEED_DEMO: 'false',
     AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+  };
+}
+
+async function measure(database: 'pglite' | 'postgres', port: number): Promise<Result> {
+  const dataDir = mkdtempSync(join(tmpdir(), `scanflow-bench-${database}-`));
+  const env: Record<string, string> = {
+    ...serverEnv(dataDir),
     MAX_UPLOAD_BYTES: String(64 * 1024 * 1024),
     // The foundation's numbers without AI work competing for the cores; see measurePreread.
     RUN_WORKER: 'false',
@@ -253,13 +260,7 @@ async function measure(database: 'pglite' | 'postgres', port: number): Promise<R
  */
 async function measurePreread(port: number): Promise<{ uploads: number; p50ms: number; p99ms: number; maxms: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'scanflow-bench-ai-'));
-  const env: Record<string, string> = {
-    DATA_DIR: dataDir,
-    SCANFLOW_MASTER_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
-  };
+  const env = serverEnv(dataDir);
   const ctx = await createContext(loadConfig(env));
   const users = new UserService(ctx);
   await users.createAsOperator({
