@@ -18,7 +18,11 @@ export interface AuditEvent {
   outcome: AuditOutcome;
   clientAddress?: string | null;
   reason?: string | null;
+  /** Identifiers only (hashes, ids, versions, counts): copied into the ledger leaf. */
+  details?: AuditDetails | null;
 }
+
+export type AuditDetails = Readonly<Record<string, string | number | boolean | null>>;
 
 export interface StoredAuditEvent extends Required<AuditEvent> {
   seq: number;
@@ -27,8 +31,10 @@ export interface StoredAuditEvent extends Required<AuditEvent> {
 }
 
 const INSERT = `INSERT INTO audit_events
-  (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+  (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason, details)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+
+const COLUMNS = 10;
 
 function params(e: AuditEvent): unknown[] {
   return [
@@ -41,6 +47,7 @@ function params(e: AuditEvent): unknown[] {
     e.outcome,
     e.clientAddress ?? null,
     e.reason?.slice(0, 2000) ?? null,
+    e.details ? JSON.stringify(e.details) : null,
   ];
 }
 
@@ -73,11 +80,14 @@ export class AuditLog {
     this.scheduled = this.pending.length > 0;
     if (this.scheduled) setImmediate(() => void this.flush());
     if (batch.length === 0) return;
-    const rows = batch.map((_, i) => `(${Array.from({ length: 9 }, (_, j) => `$${i * 9 + j + 1}`).join(', ')})`);
+    const rows = batch.map(
+      (_, i) => `(${Array.from({ length: COLUMNS }, (_, j) => `$${i * COLUMNS + j + 1}`).join(', ')})`,
+    );
     try {
       await this.db.query(
         `INSERT INTO audit_events
-           (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason)
+           (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason,
+            details)
          VALUES ${rows.join(', ')}`,
         batch.flatMap((item) => params(item.event)),
       );
@@ -122,7 +132,7 @@ export async function listAuditEvents(tx: Queryable, q: AuditQuery): Promise<Sto
   values.push(q.limit);
   const { rows } = await tx.query<Record<string, unknown>>(
     `SELECT seq, id, org_id, at, actor_user_id, actor_role, action, resource_type, resource_id, outcome,
-            client_address, reason
+            client_address, reason, details
        FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY seq DESC LIMIT $${values.length}`,
     values,
@@ -140,5 +150,6 @@ export async function listAuditEvents(tx: Queryable, q: AuditQuery): Promise<Sto
     outcome: r.outcome as AuditOutcome,
     clientAddress: (r.client_address as string | null) ?? null,
     reason: (r.reason as string | null) ?? null,
+    details: (r.details as AuditDetails | null) ?? null,
   }));
 }

@@ -141,7 +141,8 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   // Authenticate once, for every /api route that does not declare itself public.
   app.addHook('preHandler', async (request) => {
     const config = request.routeOptions.config;
-    if (!request.url.startsWith('/api/v1/') || config.auth === false) return;
+    // An unknown route answers 404 whether or not the caller signed in (`is404`).
+    if (!request.url.startsWith('/api/v1/') || config.auth === false || request.is404) return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw unauthorized('Sign in first: send an access token');
@@ -169,6 +170,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
         outcome,
         clientAddress: request.ip,
         reason: target.reason ?? (status >= 400 ? `HTTP ${status}` : null),
+        details: target.details ?? null,
       });
     } catch (error) {
       metrics.auditWriteFailures.inc();

@@ -4,12 +4,15 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { unauthorized } from '@scanflow/domain';
+import type { AuditDetails } from '../audit/audit-log.ts';
 import type { AuthenticatedSession, RequestInfo } from '../services/auth-service.ts';
 
 export interface AuditTarget {
   resourceType?: string;
   resourceId?: string | null;
   reason?: string | null;
+  /** Identifiers only (hashes, versions): copied into the ledger leaf. */
+  details?: AuditDetails | null;
   /** For sign-in and sign-up: who turned out to be acting. */
   actor?: { userId: string; orgId: string; role: string };
 }
