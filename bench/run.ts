@@ -319,8 +319,20 @@ async function measurePreread(port: number): Promise<{ uploads: number; p50ms: n
   }
 }
 
+/**
+ * Further sections, one module each under bench/: `run()` returns a Markdown table (printed) and
+ * a JSON value (saved). BENCH_ONLY=api,ai,<section>… runs a subset; the default runs everything.
+ */
+interface Section {
+  name: string;
+  load: () => Promise<{ run(): Promise<{ table: string; json: unknown }> }>;
+}
+const SECTIONS: Section[] = [];
+const only = process.env.BENCH_ONLY?.split(',');
+const runs = (name: string) => !only || only.includes(name);
+
 // BENCH_DATABASES=postgres (or pglite) measures one of them only.
-const wanted = (process.env.BENCH_DATABASES ?? 'pglite,postgres').split(',');
+const wanted = runs('api') ? (process.env.BENCH_DATABASES ?? 'pglite,postgres').split(',') : [];
 const results: Result[] = [];
 if (wanted.includes('pglite')) results.push(await measure('pglite', 18_081));
 if (wanted.includes('postgres')) {
@@ -329,9 +341,15 @@ if (wanted.includes('postgres')) {
 }
 
 process.stderr.write('[ai] upload → AI_ANALYZED latency…\n');
-const preread = process.env.BENCH_SKIP_AI ? null : await measurePreread(18_083);
+const skipAi = process.env.BENCH_SKIP_AI || !runs('ai');
+const preread = skipAi ? null : await measurePreread(18_083);
 process.stderr.write('[ai] model pipeline latency…\n');
-const inference = process.env.BENCH_SKIP_AI ? null : await benchInference({ iterations: 100 });
+const inference = skipAi ? null : await benchInference({ iterations: 100 });
+const sections: Record<string, { table: string; json: unknown }> = {};
+for (const section of SECTIONS.filter((s) => runs(s.name))) {
+  process.stderr.write(`[${section.name}]…\n`);
+  sections[section.name] = await (await section.load()).run();
+}
 
 console.log('\nScanflow foundation benchmark (this machine)\n');
 console.log('| database | logins/s | upload MB/s | worklist req/s | p50 ms | p99 ms | errors |');
@@ -361,6 +379,7 @@ if (inference) {
     `| session.run batch 1 / batch ${run.batched.batch} per image | ${round(run.batch1.p50, 2)} / ${round(run.batched.perImage, 2)} | | | | |`,
   );
 }
+for (const [name, section] of Object.entries(sections)) console.log(`\n### ${name}\n\n${section.table}`);
 const out = join(ROOT, 'bench/results');
 mkdirSync(out, { recursive: true });
 const file = join(out, `foundation-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -372,6 +391,7 @@ const json = JSON.stringify(
     results,
     preread,
     inference,
+    sections: Object.fromEntries(Object.entries(sections).map(([name, s]) => [name, s.json])),
   },
   null,
   2,

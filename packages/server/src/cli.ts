@@ -14,6 +14,18 @@ import { startBackgroundWork } from './background.ts';
 import { seedDemoIfEmpty, type DemoAccount } from './services/demo-seed.ts';
 import { UserService } from './services/user-service.ts';
 
+/**
+ * Commands that own their flags live in `cli/<name>.ts`; each exports `run(argv)` and gets the
+ * arguments after its name, returning an exit code (or -1 to keep running). Adding a command is
+ * adding a module and one entry here.
+ */
+interface Subcommand {
+  /** Lines for the help text. */
+  usage: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+const SUBCOMMANDS: Record<string, Subcommand> = {};
+
 const USAGE = `Usage: scanflow <command> [options]
 
 Commands:
@@ -24,6 +36,9 @@ Commands:
   user create --role ROLE --email E --name NAME [--organisation SLUG] [--password P]
                              Create a user (clinicians are verified; admins get a TOTP secret)
   user reset-2fa --email E   Clear a user's authenticator and end their sessions
+${Object.values(SUBCOMMANDS)
+  .map((c) => c.usage)
+  .join('\n')}
   help                       Show this help
 
 Configuration is read from environment variables; see .env.example.`;
@@ -154,6 +169,15 @@ async function userCommand(
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const subcommand = argv[0] ? SUBCOMMANDS[argv[0]] : undefined;
+  if (subcommand) {
+    try {
+      return await (await subcommand.load()).run(argv.slice(1));
+    } catch (error) {
+      process.stderr.write(`scanflow: ${(error as Error).message ?? String(error)}\n`);
+      return 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({
