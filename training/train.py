@@ -268,6 +268,10 @@ def write_manifest(thr):
                     "definition": "heatmap_c = ReLU(sum_k weight[c][k] * features[0,k,:,:]); equals Grad-CAM because "
                                   "logits = GAP(features) @ weight.T + bias"},
         "uncertainThreshold": 0.75,
+        "uncertainDefinition": "top finding = the most probable label whose probability >= its threshold, "
+                               "confidence = its probability; when no label reaches its threshold the read is "
+                               "'No finding' with confidence = 1 - max label probability; "
+                               "Uncertain when confidence < uncertainThreshold",
         "priority": {
             "weights": URGENCY,
             "highThreshold": 0.85,

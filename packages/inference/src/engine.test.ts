@@ -41,8 +41,10 @@ describe('OnnxEngine on the shipped model', () => {
       expect(l.positive).toBe(l.probability >= l.threshold);
     }
     const top = a.labels.reduce((b, l) => (l.probability > b.probability ? l : b));
-    expect(a.topFinding).toEqual(top);
-    expect(a.uncertain).toBe(top.probability < m.uncertainThreshold);
+    expect(a.mostProbable).toEqual(top);
+    expect(a.topFinding).toEqual(top.positive ? top : null);
+    expect(a.confidence).toBe(top.positive ? top.probability : 1 - top.probability);
+    expect(a.uncertain).toBe(a.confidence < m.uncertainThreshold);
     expect(a.priority).toBe(a.priorityScore >= m.priority.highThreshold ? 'HIGH' : 'ROUTINE');
     expect(a.disclaimer).toBe(DISCLAIMER);
     expect(Math.hypot(...a.embedding)).toBeCloseTo(1, 5);

@@ -23,7 +23,10 @@ export interface AnalysisHeatmap extends Heatmap {
 export interface Analysis {
   model: { name: string; version: string };
   labels: LabelResult[];
+  /** Null reads "No finding" (no label reached its threshold); see postprocess.ts for the rule. */
   topFinding: LabelResult | null;
+  mostProbable: LabelResult;
+  confidence: number;
   uncertain: boolean;
   priorityScore: number;
   priority: Priority;
@@ -31,7 +34,7 @@ export interface Analysis {
   /** L2-normalised, so cosine similarity is a dot product; empty when the model has no embedding output. */
   embedding: number[];
   /**
-   * For the top finding, on the model's grid (feature maps for Grad-CAM, input pixels for
+   * For the top finding (on a "No finding" read, the most probable label), on the model's grid (feature maps for Grad-CAM, input pixels for
    * occlusion), values 0..1, `imageRegion` locating the image on it: `heatmapToImage` resamples
    * it to the image's size. Null when explanation is off.
    */
@@ -106,10 +109,10 @@ export class OnnxEngine implements InferenceEngine {
     const triage = postprocess(logits, manifest);
 
     let heatmap: AnalysisHeatmap | null = null;
-    const top = triage.topFinding;
+    const top = triage.topFinding ?? triage.mostProbable;
     const mode = this.options.explain ?? 'auto';
     const [, , H, W] = pre.dims;
-    if (top && mode !== 'none') {
+    if (mode !== 'none') {
       const c = manifest.labels.findIndex((l) => l.id === top.id);
       const weights = classifier?.weight[c];
       if (mode !== 'occlusion' && weights && features) {

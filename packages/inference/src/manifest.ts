@@ -69,6 +69,8 @@ export interface ModelManifest {
   calibration?: string;
   gradcam?: ManifestGradcam;
   uncertainThreshold: number;
+  /** Prose for people; the rule itself is fixed in postprocess.ts (top finding and confidence). */
+  uncertainDefinition?: string;
   priority: { weights: Record<string, number>; highThreshold: number; definition?: string };
   /** A copy of the labels' thresholds some tools read; must agree with `labels`. */
   thresholds?: Record<string, number>;
@@ -227,6 +229,7 @@ const TOP = [
   'calibration',
   'gradcam',
   'uncertainThreshold',
+  'uncertainDefinition',
   'priority',
   'thresholds',
   'modelCard',
@@ -270,6 +273,7 @@ export function validateManifest(value: unknown): ManifestResult {
     top.uncertainThreshold === undefined
       ? DEFAULT_UNCERTAIN_THRESHOLD
       : r.number(top, '', 'uncertainThreshold', { min: 0, max: 1 });
+  const uncertainDefinition = r.string(top, '', 'uncertainDefinition', true);
 
   const priority = readPriority(r, top, labels);
   const thresholds = r.numberMap(top, '', 'thresholds', true);
@@ -312,6 +316,7 @@ export function validateManifest(value: unknown): ManifestResult {
     ...(description !== undefined ? { description } : {}),
     ...(calibration !== undefined ? { calibration } : {}),
     ...(modelCard !== undefined ? { modelCard } : {}),
+    ...(uncertainDefinition !== undefined ? { uncertainDefinition } : {}),
     ...(featureStride !== undefined ? { featureStride } : {}),
     ...(gradcam ? { gradcam } : {}),
     ...(thresholds ? { thresholds } : {}),

@@ -42,17 +42,40 @@ describe('postprocess', () => {
     expect(t.labels[0]!.probability).toBeCloseTo(0.9, 12);
     expect(t.labels[1]).toMatchObject({ display: 'Finding B', threshold: 0.4 });
     expect(t.topFinding?.id).toBe('a');
+    expect(t.confidence).toBeCloseTo(0.9, 12);
     expect(t.uncertain).toBe(false);
     expect(t.priorityScore).toBeCloseTo(1 - 0.1 * (1 - 0.225), 12);
     expect(t.priority).toBe('HIGH');
   });
 
-  it('is uncertain when the top probability is below uncertainThreshold, and ROUTINE below highThreshold', () => {
+  it('is uncertain when the top finding probability is below uncertainThreshold, and ROUTINE below highThreshold', () => {
     const t = postprocess([logit(0.3), logit(0.7)], m);
     expect(t.topFinding?.id).toBe('b');
     expect(t.labels.map((l) => l.positive)).toEqual([false, true]);
+    expect(t.confidence).toBeCloseTo(0.7, 12);
     expect(t.uncertain).toBe(true);
     expect(t.priority).toBe('ROUTINE');
+  });
+
+  it('reads "No finding" when no label reaches its threshold, confident when every probability is low', () => {
+    const clear = postprocess([logit(0.05), logit(0.1)], m);
+    expect(clear.topFinding).toBeNull();
+    expect(clear.mostProbable.id).toBe('b');
+    expect(clear.confidence).toBeCloseTo(0.9, 12);
+    expect(clear.uncertain).toBe(false);
+    // Just under both thresholds: "No finding", but not a confident one.
+    const doubtful = postprocess([logit(0.45), logit(0.35)], m);
+    expect(doubtful.topFinding).toBeNull();
+    expect(doubtful.confidence).toBeCloseTo(0.55, 12);
+    expect(doubtful.uncertain).toBe(true);
+  });
+
+  it('takes the most probable label that passed its own threshold as the top finding', () => {
+    // a (threshold 0.5) at 0.48 is more probable but not a finding; b (threshold 0.4) at 0.42 is.
+    const t = postprocess([logit(0.48), logit(0.42)], m);
+    expect(t.mostProbable.id).toBe('a');
+    expect(t.topFinding?.id).toBe('b');
+    expect(t.confidence).toBeCloseTo(0.42, 12);
   });
 
   it('puts the boundaries where the manifest says (>= threshold, >= highThreshold, < uncertainThreshold)', () => {

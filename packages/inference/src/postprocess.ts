@@ -1,6 +1,15 @@
 /**
  * Logits → the pre-read (SPEC M3) and the triage priority (SPEC M4), as the manifest defines them.
  * Pure.
+ *
+ * The top finding and its confidence (the documented rule; MODEL_CARD.md says the same):
+ * - labels at or above their own threshold are findings; the top finding is the most probable of
+ *   them, and its confidence is its probability;
+ * - when no label reaches its threshold the read is "No finding" (topFinding null), and its
+ *   confidence is 1 − the highest label probability: how sure the model is that nothing is there;
+ * - "Uncertain" means that confidence is below the manifest's uncertainThreshold (default 0.75).
+ * Taking the raw highest probability instead would call every confident normal scan uncertain,
+ * because a normal scan's highest probability is low by construction.
  */
 import type { ModelManifest } from './manifest.ts';
 
@@ -18,9 +27,14 @@ export interface LabelResult {
 
 export interface Triage {
   labels: LabelResult[];
-  /** The most probable label (null only for a model without labels, which the manifest forbids). */
+  /** The most probable label at or above its threshold; null reads "No finding". */
   topFinding: LabelResult | null;
-  /** The top probability is below the manifest's uncertainThreshold: a doctor must decide. */
+  /** The most probable label whether or not it passed its threshold: what Grad-CAM explains on a
+   * "No finding" read (where the model looked most suspiciously). */
+  mostProbable: LabelResult;
+  /** The top finding's probability, or for "No finding" 1 − the highest probability. */
+  confidence: number;
+  /** confidence < the manifest's uncertainThreshold: a doctor must decide. */
   uncertain: boolean;
   priorityScore: number;
   priority: Priority;
@@ -61,13 +75,20 @@ export function postprocess(logits: ArrayLike<number>, manifest: ModelManifest):
       positive: probability >= label.threshold,
     };
   });
+  let mostProbable = labels[0]!; // the manifest requires at least one label
   let top: LabelResult | null = null;
-  for (const l of labels) if (!top || l.probability > top.probability) top = l;
+  for (const l of labels) {
+    if (l.probability > mostProbable.probability) mostProbable = l;
+    if (l.positive && (!top || l.probability > top.probability)) top = l;
+  }
+  const confidence = top ? top.probability : 1 - mostProbable.probability;
   const score = priorityScore(labels, manifest.priority.weights);
   return {
     labels,
     topFinding: top,
-    uncertain: (top?.probability ?? 0) < manifest.uncertainThreshold,
+    mostProbable,
+    confidence,
+    uncertain: confidence < manifest.uncertainThreshold,
     priorityScore: score,
     priority: score >= manifest.priority.highThreshold ? 'HIGH' : 'ROUTINE',
   };

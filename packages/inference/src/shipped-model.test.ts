@@ -88,6 +88,39 @@ describe.skipIf(!present)('shipped model on its held-out evaluation set (skipped
   });
 });
 
+describe.skipIf(!present)('the Uncertain rule on the shipped evaluation set (skipped when eval/ is absent)', () => {
+  // MODEL_CARD.md states the measured fractions (normal 0/44, abnormal 1/156); the bound leaves room
+  // for a retrained model while still failing the old rule, which called every normal scan Uncertain.
+  it(
+    'calls few normal and few abnormal images Uncertain, and most normal ones "No finding"',
+    { timeout: 60_000 },
+    async () => {
+      const registry = await loadModels(MODELS, { active: 'chest-xray-phantom' });
+      try {
+        const engine = new OnnxEngine(registry.active, { explain: 'none' });
+        const set = JSON.parse(readFileSync(`${EVAL_DIR}/labels.json`, 'utf8')) as EvalSet;
+        const tally = { normal: { n: 0, uncertain: 0, noFinding: 0 }, abnormal: { n: 0, uncertain: 0, noFinding: 0 } };
+        for (const item of set.items) {
+          const bytes = new Uint8Array(readFileSync(`${EVAL_DIR}/${item.image}`));
+          const a = await engine.analyse(await decodeImage(bytes, { maxPixels: 1 << 24, maxDimension: 8192 }));
+          const group = tally[Object.values(item.labels).some((v) => v === 1) ? 'abnormal' : 'normal'];
+          group.n++;
+          if (a.uncertain) group.uncertain++;
+          if (!a.topFinding) group.noFinding++;
+        }
+        console.info(`Uncertain on the shipped eval set: ${JSON.stringify(tally)}`);
+        expect(tally.normal.n).toBeGreaterThan(0);
+        expect(tally.normal.uncertain / tally.normal.n).toBeLessThanOrEqual(0.05);
+        expect(tally.abnormal.uncertain / tally.abnormal.n).toBeLessThanOrEqual(0.05);
+        expect(tally.normal.noFinding / tally.normal.n).toBeGreaterThanOrEqual(0.9);
+        expect(tally.abnormal.noFinding / tally.abnormal.n).toBeLessThanOrEqual(0.1);
+      } finally {
+        await registry.close();
+      }
+    },
+  );
+});
+
 describe('auroc', () => {
   it('is the Mann-Whitney statistic with mid-ranks for ties', () => {
     expect(auroc([true, true, false, false], [0.9, 0.8, 0.2, 0.1])).toBe(1);

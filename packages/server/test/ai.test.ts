@@ -61,13 +61,19 @@ describe('AI pre-read', () => {
     for (const label of ai.labels) expect(label.probability).toBeGreaterThanOrEqual(0);
     expect(ai.disclaimer).toMatch(/not a diagnosis/);
     expect(['HIGH', 'ROUTINE']).toContain(ai.priority);
-    expect(ai.uncertain).toBe(ai.topFinding.probability < 0.75);
+    const highest = Math.max(...ai.labels.map((l: { probability: number }) => l.probability));
+    expect(ai.confidence).toBeCloseTo(ai.topFinding ? ai.topFinding.probability : 1 - highest, 6);
+    expect(ai.uncertain).toBe(ai.confidence < 0.75);
     expect(detail.timeline.map((e: { action: string }) => e.action)).toEqual(['upload', 'record_ai']);
 
     const heatmap = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/heatmap`, headers: bearer(doctor) });
     expect(heatmap.statusCode).toBe(200);
     expect(heatmap.rawPayload.subarray(1, 4).toString()).toBe('PNG');
-    expect(heatmap.headers['x-heatmap-label']).toBe(ai.topFinding.id);
+    // The top finding's map; on a "No finding" read, the most probable label's.
+    const explained = ai.labels.reduce((a: { probability: number }, b: { probability: number }) =>
+      b.probability > a.probability ? b : a,
+    );
+    expect(heatmap.headers['x-heatmap-label']).toBe(ai.topFinding?.id ?? explained.id);
 
     const { rows } = await t.ctx.db.query<{ n: number }>(
       'SELECT array_length(embedding, 1) AS n FROM scans WHERE id = $1',

@@ -26,6 +26,9 @@ export const AiResultSchema = Type.Object({
   model: Type.Object({ name: Type.String(), version: Type.String() }),
   labels: Type.Array(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
   topFinding: Nullable(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
+  confidence: Type.Optional(
+    Type.Number({ description: 'The top finding probability; for "No finding" (null), 1 − the highest probability' }),
+  ),
   uncertain: Type.Boolean(),
   priorityScore: Type.Number(),
   priority: Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]),

@@ -9,8 +9,12 @@ import type { FieldCipher } from '../storage/field-cipher.ts';
 export interface AiResult {
   model: { name: string; version: string };
   labels: { id: string; display: string; probability: number }[];
+  /** Null reads "No finding": no label reached its threshold (rule in @scanflow/inference postprocess). */
   topFinding: { id: string; display: string; probability: number } | null;
-  /** The top probability is below the model's confidence threshold: a doctor must decide. */
+  /** The top finding's probability, or for "No finding" 1 − the highest probability (absent in
+   * results recorded before the rule existed). */
+  confidence?: number;
+  /** The confidence is below the model's uncertain threshold: a doctor must decide. */
   uncertain: boolean;
   priorityScore: number;
   priority: Priority;

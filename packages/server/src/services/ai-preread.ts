@@ -82,6 +82,7 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
               probability: analysis.topFinding.probability,
             }
           : null,
+        confidence: analysis.confidence,
         uncertain: analysis.uncertain,
         priorityScore: analysis.priorityScore,
         priority: analysis.priority,
