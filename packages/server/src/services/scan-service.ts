@@ -16,7 +16,6 @@ import {
   type ScanStatus,
   type TransitionInput,
 } from '@scanflow/domain';
-import { ImagingError, probeImage, type ImageProbe } from '@scanflow/imaging';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
 import { withScope } from '../db/scope.ts';
@@ -28,7 +27,6 @@ import type { AuthenticatedSession } from './auth-service.ts';
 import {
   countScans,
   findScan,
-  insertScan,
   insertScanEvent,
   listScans,
   scanTimeline,
@@ -40,18 +38,11 @@ import {
   type TimelineEntry,
   type WorklistCursor,
 } from '../repositories/scans.ts';
-import { findOrCreatePatientByMrn, findPatient, findPatientOfUser } from '../repositories/patients.ts';
 import { enqueueJob } from '../jobs/queue.ts';
 import { LruCache } from './lru-cache.ts';
+import { AI_PREREAD_JOB, ingestInstances, type PatientChoice, type UploadedFile } from './ingest.ts';
 
-/** The job kind that runs the AI pre-read of a new scan. */
-export const AI_PREREAD_JOB = 'ai_preread';
-
-export interface UploadedFile {
-  /** The name the sender gave; kept (encrypted) for display only, never used as a path. */
-  filename: string;
-  bytes: Buffer;
-}
+export { AI_PREREAD_JOB, displayName, imagingErrorCode, type UploadedFile } from './ingest.ts';
 
 export interface ScanSummary {
   id: string;
@@ -108,30 +99,6 @@ const scanResource = (row: ScanRow): Resource => ({
   patientUserId: row.patient_user_id,
   status: row.status,
 });
-
-// Non-personal DICOM attributes kept in clear for search and display; patient attributes go to
-// the (encrypted) patient record instead.
-const CLEAR_DICOM_KEYS = [
-  'studyInstanceUid',
-  'seriesInstanceUid',
-  'sopInstanceUid',
-  'sopClassUid',
-  'modality',
-  'bodyPartExamined',
-  'viewPosition',
-  'studyDate',
-  'transferSyntaxUid',
-] as const;
-
-function clearDicom(probe: ImageProbe): Record<string, string> | null {
-  if (!probe.dicom) return null;
-  const out: Record<string, string> = {};
-  for (const key of CLEAR_DICOM_KEYS) {
-    const value = probe.dicom[key];
-    if (value) out[key] = value;
-  }
-  return out;
-}
 
 function toSummary(row: ScanSummaryRow, cipher: FieldCipher): ScanSummary {
   return {
@@ -206,9 +173,8 @@ export class ScanService {
   }
 
   /**
-   * Accepts one or many files. Each is identified by its bytes and its headers checked (type,
-   * dimensions) before anything is stored; then all are encrypted and recorded in one transaction.
-   * Any failure leaves no row and no blob that this upload created.
+   * Accepts one or many files through the one ingest path (services/ingest.ts): all are checked
+   * before anything is stored, then recorded in one transaction; any failure leaves nothing.
    */
   async upload(
     session: AuthenticatedSession,
@@ -217,115 +183,21 @@ export class ScanService {
   ): Promise<ScanSummary[]> {
     const { actor } = session;
     deny(decide(actor, 'scan.upload', { kind: 'organisation', orgId: actor.orgId }));
-    if (files.length === 0) throw new AppError('bad_request', 'Attach at least one file');
-
-    const limits = { maxPixels: this.ctx.config.maxImagePixels, maxDimension: this.ctx.config.maxImageDimension };
-    const probes: ImageProbe[] = [];
-    for (const file of files) {
-      try {
-        probes.push(await probeImage(file.bytes, limits));
-      } catch (error) {
-        if (error instanceof ImagingError) {
-          throw new AppError(imagingErrorCode(error.status), `${displayName(file.filename)}: ${error.message}`, {
-            file: displayName(file.filename),
-          });
-        }
-        throw error;
-      }
-    }
-
-    const stored: { sha256: string; created: boolean }[] = [];
-    try {
-      for (const file of files) stored.push(await this.ctx.blobs.put(file.bytes));
-      const created = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
-        const created: ScanSummary[] = [];
-        for (const [index, file] of files.entries()) {
-          const probe = probes[index]!;
-          const patient = await this.resolvePatient(tx, actor, options.patientId, probe);
-          const blob = stored[index]!;
-          const sop = probe.dicom?.sopInstanceUid ?? null;
-          if (sop) {
-            const duplicate = await tx.query<{ id: string }>('SELECT id FROM scans WHERE sop_instance_uid = $1', [sop]);
-            if (duplicate.rows[0]) {
-              throw new AppError(
-                'conflict',
-                `${displayName(file.filename)}: this DICOM instance was already received`,
-                {
-                  scanId: duplicate.rows[0].id,
-                },
-              );
-            }
-          }
-          const { id } = await insertScan(tx, {
-            orgId: actor.orgId,
-            patientId: patient.id,
-            patientUserId: patient.userId,
-            uploadedBy: actor.userId,
-            source: 'upload',
-            sha256: blob.sha256,
-            byteSize: file.bytes.length,
-            mediaType: probe.mediaType,
-            format: probe.format,
-            width: probe.width,
-            height: probe.height,
-            frames: probe.frames,
-            originalNameEnc: file.filename ? this.ctx.cipher.encrypt(displayName(file.filename)) : null,
-            dicom: clearDicom(probe),
-            sopInstanceUid: sop,
-          });
-          // The AI pre-read is queued in the same transaction: no scan without its job.
-          await enqueueJob(tx, { orgId: actor.orgId, kind: AI_PREREAD_JOB, payload: { scanId: id } });
-          await insertScanEvent(tx, {
-            orgId: actor.orgId,
-            scanId: id,
-            action: 'upload',
-            from: null,
-            to: 'PENDING_AI',
-            actorUserId: actor.userId,
-            actorRole: actor.role,
-            notesEnc: null,
-          });
-          const row = await findScan(tx, id);
-          created.push(toSummary(row!, this.ctx.cipher));
-        }
-        return created;
-      });
-      this.ctx.signals.emit('scans-changed');
-      this.ctx.signals.emit('jobs');
-      return created;
-    } catch (error) {
-      // Nothing partial: remove blobs this upload wrote (content that existed before stays).
-      await Promise.all(stored.filter((b) => b.created).map((b) => this.ctx.blobs.discard(b.sha256)));
-      throw error;
-    }
-  }
-
-  private async resolvePatient(
-    tx: Queryable,
-    actor: Actor,
-    patientId: string | undefined,
-    probe: ImageProbe,
-  ): Promise<{ id: string; userId: string | null }> {
-    if (actor.role === 'patient') {
-      const own = await findPatientOfUser(tx, actor.userId);
-      if (!own) throw new AppError('conflict', 'Your account has no patient record; contact your administrator');
-      return own;
-    }
-    if (patientId) {
-      const patient = await findPatient(tx, patientId);
-      if (!patient) throw notFound('Patient');
-      return patient;
-    }
-    const mrn = probe.dicom?.patientId;
-    if (mrn) {
-      return findOrCreatePatientByMrn(tx, this.ctx.cipher, actor.orgId, {
-        mrn,
-        name: probe.dicom?.patientName ?? null,
-        birthDate: probe.dicom?.patientBirthDate ?? null,
-        sex: probe.dicom?.patientSex ?? null,
-      });
-    }
-    throw new AppError('validation_failed', 'Say which patient the scan belongs to (patientId)');
+    const patient: PatientChoice =
+      actor.role === 'patient'
+        ? { of: 'user', userId: actor.userId }
+        : options.patientId
+          ? { of: 'record', patientId: options.patientId }
+          : { of: 'dicom' };
+    const ingested = await ingestInstances(this.ctx, {
+      orgId: actor.orgId,
+      source: 'upload',
+      actor: { userId: actor.userId, role: actor.role, scope: scopeOf(session) },
+      files,
+      patient,
+      onDuplicate: 'refuse',
+    });
+    return ingested.map((item) => toSummary(item.scan, this.ctx.cipher));
   }
 
   async list(session: AuthenticatedSession, request: WorklistRequest): Promise<WorklistPage> {
@@ -614,24 +486,6 @@ export async function flagIntegrityFailure(ctx: AppContext, row: ScanRow, reason
     });
   });
   ctx.signals.emit('scans-changed');
-}
-
-/** The HTTP error code for an imaging refusal, by the status the imaging package chose. */
-export function imagingErrorCode(
-  status: number,
-): 'unsupported_media_type' | 'payload_too_large' | 'unprocessable' | 'bad_request' {
-  if (status === 415) return 'unsupported_media_type';
-  if (status === 413) return 'payload_too_large';
-  if (status === 422) return 'unprocessable';
-  return 'bad_request';
-}
-
-/** A file name safe to show: no directories, no control characters, bounded length. */
-export function displayName(filename: string): string {
-  const base = filename.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  return (clean || 'file').slice(0, 200);
 }
 
 function extensionOf(format: string): string {
