@@ -31,6 +31,10 @@ export type Action =
   | 'user.disable'
   | 'user.reset_second_factor'
   | 'audit.read'
+  // The tamper-evident log and intrusion signals (SPEC L1, L4): administrators only.
+  | 'ledger.read'
+  | 'ledger.checkpoint'
+  | 'security.read'
   | 'outbox.read';
 
 export type Resource =
@@ -121,6 +125,9 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
     case 'user.disable':
     case 'user.reset_second_factor':
     case 'audit.read':
+    case 'ledger.read':
+    case 'ledger.checkpoint':
+    case 'security.read':
     case 'outbox.read':
       return adminOnly(actor);
   }
