@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ImagingError } from './errors.ts';
+import { decodeImage } from './decode.ts';
 import { probeImage } from './probe.ts';
 import { imageDataset, part10 } from './testing/dicom-writer.ts';
 
@@ -129,6 +130,19 @@ describe('probeImage on DICOM', () => {
     );
     expect(err).toMatchObject({ code: 'unsupported_transfer_syntax', status: 415 });
     expect(err.message).toContain('1.2.840.10008.1.2.4.102 (MPEG-4 AVC/H.264)');
+  });
+
+  it('refuses JPEG XL (1.2.840.10008.1.2.4.110-112) with a 415 naming the transfer syntax, at probe and decode', async () => {
+    const names = ['JPEG XL Lossless', 'JPEG XL JPEG Recompression', 'JPEG XL'];
+    for (const [i, name] of names.entries()) {
+      const uid = `1.2.840.10008.1.2.4.11${i}`;
+      const file = part10(imageDataset({ rows: 2, columns: 2 }), uid);
+      for (const attempt of [probeImage(file, LIMITS), decodeImage(file, LIMITS)]) {
+        const err = await rejection(attempt);
+        expect(err).toMatchObject({ code: 'unsupported_transfer_syntax', status: 415 });
+        expect(err.message).toBe(`The DICOM transfer syntax ${uid} (${name}) is not supported.`);
+      }
+    }
   });
 
   it.skipIf(!existsSync(PYDICOM))('reads the pydicom conformance files', async () => {

@@ -140,3 +140,8 @@ export async function renderDisplayPng(image: DecodedImage, options: RenderOptio
     windowSource,
   };
 }
+
+/** A rendition re-encoded as JPEG, for clients that ask for image/jpeg (DICOMweb rendered resources). */
+export async function renditionAsJpeg(png: Uint8Array, quality = 90): Promise<Uint8Array> {
+  return new Uint8Array(await sharp(png).jpeg({ quality }).toBuffer());
+}

@@ -1,12 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { DicomJsonDataSet, DicomJsonElement } from 'dcmjs';
-import dcmjs from 'dcmjs';
 import { parseDicom } from '../dicom/parse.ts';
 import { Tags } from '../dicom/tags.ts';
 import { TS } from '../dicom/transfer-syntax.ts';
 import { getString } from '../dicom/values.ts';
 import { corrupt, ImagingError } from '../errors.ts';
-import { normalisePart10 } from './part10.ts';
+import { readDicomDict } from './dcmjs-read.ts';
 import { KEPT_WHEN_SHIFTING, NON_INSTANCE_UIDS, PROFILE } from './profile.ts';
 
 /**
@@ -89,22 +88,7 @@ export function deidentifyDicom(bytes: Uint8Array, options: DeidentifyOptions): 
     );
   }
 
-  let dict: ReturnType<typeof dcmjs.data.DicomMessage.readFile>;
-  // dcmjs logs recoverable oddities (e.g. implicit VR 'ox' pixel data, through its validation
-  // logger); quiet both for this call only, as they are shared with other users of dcmjs.
-  const loggers = [dcmjs.log, dcmjs.log.getLogger('validation.dcmjs')];
-  const previousLevels = loggers.map((l) => l.getLevel());
-  try {
-    for (const l of loggers) l.setLevel('silent');
-    const normalised = normalisePart10(bytes, parsed);
-    const buffer = new ArrayBuffer(normalised.length);
-    new Uint8Array(buffer).set(normalised);
-    dict = dcmjs.data.DicomMessage.readFile(buffer);
-  } catch (err) {
-    throw corrupt('The DICOM file could not be read for de-identification.', err);
-  } finally {
-    loggers.forEach((l, i) => l.setLevel(previousLevels[i] ?? 'warn'));
-  }
+  const dict = readDicomDict(bytes, parsed);
 
   const shift = options.dateShiftDays;
   const remap = (uid: string): string => (uid.startsWith(DICOM_ROOT) ? uid : remapUid(uid, options.uidSecret));

@@ -17,7 +17,7 @@ import { readBasicTags } from './basic-tags.ts';
 import { encapsulatedFrames } from './frames.ts';
 import type { ImagePixelHeader } from './image-header.ts';
 import { readImagePixelHeader } from './image-header.ts';
-import type { DicomDataSet } from './parse.ts';
+import type { DicomDataSet, ParsedDicom } from './parse.ts';
 import { parseDicom } from './parse.ts';
 import { Tags } from './tags.ts';
 import type { TransferSyntaxInfo } from './transfer-syntax.ts';
@@ -27,8 +27,20 @@ import { getItems, getNumbers } from './values.ts';
 const GREY = new Set(['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR']);
 const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'YBR_PARTIAL_420', 'YBR_ICT', 'YBR_RCT']);
 
-/** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
-export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
+/** The stored pixel values of every frame, before any LUT, with what they were read from. */
+export interface StoredPixels {
+  parsed: ParsedDicom;
+  header: ImagePixelHeader;
+  transferSyntax: TransferSyntaxInfo;
+  /** Frames × rows × columns × samples; colour already converted to interleaved RGB. */
+  stored: PixelArray;
+}
+
+/**
+ * Checks the header against the limits and decodes every frame to its stored values (PS3.5
+ * transfer syntaxes). `decodeDicom` builds on it; DICOMweb frame retrieval returns these values.
+ */
+export async function decodeStoredPixels(bytes: Uint8Array, limits: ProbeLimits): Promise<StoredPixels> {
   const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits, bytes.length) } });
   const ds = parsed.dataset;
   const header = readImagePixelHeader(ds);
@@ -56,7 +68,14 @@ export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promi
   }
 
   const deadline = limits.maxMillis === undefined ? Infinity : performance.now() + limits.maxMillis;
-  const stored = await decodeStored(ds, header, ts, deadline);
+  return { parsed, header, transferSyntax: ts, stored: await decodeStored(ds, header, ts, deadline) };
+}
+
+/** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
+export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
+  const { parsed, header, transferSyntax: ts, stored } = await decodeStoredPixels(bytes, limits);
+  const ds = parsed.dataset;
+  const pi = header.photometricInterpretation;
   const palette = pi === 'PALETTE COLOR' ? readPalette(ds, header.pixelRepresentation === 1) : undefined;
   const colour = header.samplesPerPixel === 3 || palette !== undefined;
   const perFrame = getItems(ds, Tags.PerFrameFunctionalGroupsSequence);
