@@ -4,3 +4,4 @@ export * from './lifecycle.ts';
 export * from './prescription.ts';
 export * from './policy.ts';
 export * from './worklist.ts';
+export * from './annotations.ts';

@@ -35,7 +35,16 @@ export type Action =
   | 'ledger.read'
   | 'ledger.checkpoint'
   | 'security.read'
-  | 'outbox.read';
+  | 'outbox.read'
+  // Case discussion (SPEC C2) and the live channel (C1).
+  | 'discussion.read'
+  | 'discussion.post'
+  | 'annotation.write'
+  | 'second_opinion.request'
+  | 'second_opinion.respond'
+  | 'second_opinion.list_assigned'
+  | 'live.subscribe'
+  | 'live.urgent_cases';
 
 export type Resource =
   | { kind: 'organisation'; orgId: string }
@@ -46,7 +55,8 @@ export type Resource =
       patientUserId: string | null;
       status: ScanStatus;
     }
-  | { kind: 'user'; orgId: string; userId: string };
+  | { kind: 'user'; orgId: string; userId: string }
+  | { kind: 'second_opinion'; orgId: string; requestedOfUserId: string };
 
 /** Facts beyond the actor and resource; consent grants (A5) will be added here. */
 export type PolicyContext = Record<string, never>;
@@ -119,6 +129,40 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
       }
       return allow;
     }
+
+    // A case's discussion belongs to the clinicians who can see the case; patients never see it.
+    case 'discussion.read':
+    case 'discussion.post':
+    case 'annotation.write':
+    case 'second_opinion.request':
+    case 'live.urgent_cases': {
+      if (resource.kind !== 'scan') return deny('forbidden', 'Not a scan');
+      if (!isClinicianRole(actor.role)) {
+        return deny(actor.role === 'patient' ? 'not_found' : 'forbidden', 'The case discussion is for clinicians');
+      }
+      if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
+      const doctorsOnly =
+        action === 'annotation.write' || action === 'second_opinion.request' || action === 'live.urgent_cases';
+      if (doctorsOnly && actor.role !== 'doctor') return deny('forbidden', 'Only doctors may do this');
+      return allow;
+    }
+
+    case 'second_opinion.respond':
+      if (resource.kind !== 'second_opinion') return deny('forbidden', 'Not a second-opinion request');
+      if (resource.requestedOfUserId !== actor.userId) {
+        return deny('forbidden', 'Only the doctor who was asked may answer or decline this request');
+      }
+      if (actor.role !== 'doctor' || !actor.clinicianVerified) return deny('forbidden', 'Only verified doctors answer');
+      return allow;
+
+    case 'second_opinion.list_assigned':
+      if (actor.role !== 'doctor') return deny('forbidden', 'Second-opinion requests are addressed to doctors');
+      if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
+      return allow;
+
+    // Everyone signed in may hold the live channel; each event is then filtered by the rules above.
+    case 'live.subscribe':
+      return allow;
 
     case 'user.list':
     case 'user.verify_clinician':

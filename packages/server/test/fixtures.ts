@@ -22,7 +22,15 @@ export const newUid = () => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`
 
 /** A small 16-bit monochrome DICOM Part 10 file (explicit VR little endian). */
 export function dicomBytes(
-  options: { patientId?: string; patientName?: string; sopInstanceUid?: string; rows?: number; columns?: number } = {},
+  options: {
+    patientId?: string;
+    patientName?: string;
+    sopInstanceUid?: string;
+    rows?: number;
+    columns?: number;
+    /** Pixel Spacing (0028,0030) in mm, row then column: for measurements. */
+    pixelSpacing?: [number, number];
+  } = {},
 ): Buffer {
   const rows = options.rows ?? 32;
   const columns = options.columns ?? 32;
@@ -66,6 +74,7 @@ export function dicomBytes(
     BitsStored: 12,
     HighBit: 11,
     PixelRepresentation: 0,
+    ...(options.pixelSpacing ? { PixelSpacing: options.pixelSpacing } : {}),
     PixelData: [pixels.buffer],
     _vrMap: { PixelData: 'OW' },
   };

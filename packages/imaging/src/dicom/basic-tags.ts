@@ -17,6 +17,8 @@ export interface BasicDicomTags {
   viewPosition?: string;
   studyDate?: string;
   transferSyntaxUid?: string;
+  /** Row and column spacing in mm as written (Pixel Spacing, else Imager Pixel Spacing): for measurements. */
+  pixelSpacing?: string;
 }
 
 export function readBasicTags(meta: DicomDataSet, ds: DicomDataSet, transferSyntaxUid: string): BasicDicomTags {
@@ -39,5 +41,6 @@ export function readBasicTags(meta: DicomDataSet, ds: DicomDataSet, transferSynt
   put('viewPosition', getString(ds, Tags.ViewPosition));
   put('studyDate', getString(ds, Tags.StudyDate));
   put('transferSyntaxUid', transferSyntaxUid);
+  put('pixelSpacing', getString(ds, Tags.PixelSpacing) ?? getString(ds, Tags.ImagerPixelSpacing));
   return out;
 }

@@ -234,6 +234,7 @@ const CLEAR_DICOM_KEYS = [
   'viewPosition',
   'studyDate',
   'transferSyntaxUid',
+  'pixelSpacing',
 ] as const;
 
 function clearDicom(probe: ImageProbe): Record<string, string> | null {
