@@ -42,6 +42,23 @@ describe('access policy', () => {
     expect(decide(actor({ role: 'pharmacist', clinicianVerified: false }), 'scan.read', scan()).allow).toBe(false);
   });
 
+  it('lets only verified doctors re-run an analysis, and everyone in the organisation read the model card', () => {
+    expect(decide(actor({}), 'scan.reanalyse', scan({ status: 'DOCTOR_VERIFIED' })).allow).toBe(true);
+    expect(decide(actor({ clinicianVerified: false }), 'scan.reanalyse', scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'pharmacist' }), 'scan.reanalyse', scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'admin', mfa: true }), 'scan.reanalyse', scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'scan.reanalyse', scan())).toMatchObject({
+      code: 'forbidden',
+    });
+    expect(decide(actor({ role: 'patient', userId: 'p2' }), 'scan.reanalyse', scan())).toMatchObject({
+      code: 'not_found',
+    });
+    expect(decide(actor({}), 'scan.reanalyse', scan({ orgId: 'org-b' }))).toMatchObject({ code: 'not_found' });
+    const organisation = { kind: 'organisation' as const, orgId: org };
+    expect(decide(actor({ role: 'patient' }), 'model.read', organisation).allow).toBe(true);
+    expect(decide(actor({}), 'model.read', { kind: 'organisation', orgId: 'org-b' }).allow).toBe(false);
+  });
+
   it('lets only the owning role transition a case', () => {
     expect(decide(actor({}), 'scan.transition', scan()).allow).toBe(true);
     expect(decide(actor({ role: 'pharmacist' }), 'scan.transition', scan()).allow).toBe(false);

@@ -26,6 +26,9 @@ export type Action =
   | 'scan.upload'
   | 'scan.read'
   | 'scan.transition'
+  // AI (SPEC M1–M3): re-running a scan's analysis, and reading which model is active and its card.
+  | 'scan.reanalyse'
+  | 'model.read'
   | 'user.list'
   | 'user.verify_clinician'
   | 'user.disable'
@@ -36,6 +39,9 @@ export type Action =
   | 'ledger.checkpoint'
   | 'security.read'
   | 'outbox.read'
+  // Which DICOM peers (calling AE titles) may send to the organisation (SPEC I3).
+  | 'dicom_peer.list'
+  | 'dicom_peer.manage'
   // Case discussion (SPEC C2) and the live channel (C1).
   | 'discussion.read'
   | 'discussion.post'
@@ -43,6 +49,7 @@ export type Action =
   | 'second_opinion.request'
   | 'second_opinion.respond'
   | 'second_opinion.list_assigned'
+  | 'second_opinion.list_doctors'
   | 'live.subscribe'
   | 'live.urgent_cases';
 
@@ -130,6 +137,23 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
       return allow;
     }
 
+    // A re-run is a doctor's call (after a model change, or a read they doubt); the AI decides nothing.
+    case 'scan.reanalyse':
+      if (resource.kind !== 'scan') return deny('forbidden', 'Not a scan');
+      if (actor.role === 'patient') {
+        return resource.patientUserId === actor.userId
+          ? deny('forbidden', 'Only a doctor may re-run the analysis')
+          : deny('not_found', 'Patients see only their own scans');
+      }
+      if (actor.role !== 'doctor') return deny('forbidden', 'Only a doctor may re-run the analysis');
+      if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
+      return allow;
+
+    // Which model reads the scans, and its card (its measured performance and limits), is for
+    // everyone the AI's output is shown to; it holds no clinical or personal data.
+    case 'model.read':
+      return allow;
+
     // A case's discussion belongs to the clinicians who can see the case; patients never see it.
     case 'discussion.read':
     case 'discussion.post':
@@ -156,6 +180,7 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
       return allow;
 
     case 'second_opinion.list_assigned':
+    case 'second_opinion.list_doctors':
       if (actor.role !== 'doctor') return deny('forbidden', 'Second-opinion requests are addressed to doctors');
       if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
       return allow;
@@ -172,6 +197,8 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
     case 'ledger.read':
     case 'ledger.checkpoint':
     case 'security.read':
+    case 'dicom_peer.list':
+    case 'dicom_peer.manage':
     case 'outbox.read':
       return adminOnly(actor);
   }
