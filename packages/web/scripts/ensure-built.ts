@@ -32,7 +32,17 @@ export async function ensureWebBuilt(options: { log?: (line: string) => void } =
   // Imported only when needed: a production install without dev dependencies never gets here
   // as long as it ships a built dist.
   const { build } = await import('vite');
-  await build({ configFile: join(WEB_ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  // Vite takes React's production/development switch from NODE_ENV when it is set, and Vitest
+  // sets it to "test": without this the browser tests would serve (and measure) React's
+  // development build, with StrictMode running every effect twice.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ configFile: join(WEB_ROOT, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   return 'built';
 }
 

@@ -19,6 +19,7 @@ import {
   type TestUser,
 } from '../../server/test/harness.ts';
 import { dicomBytes, pngBytes } from '../../server/test/fixtures.ts';
+import { imageDataset, part10 } from '../../imaging/src/testing/dicom-writer.ts';
 import { renderHeatmapPng } from '@scanflow/inference';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../scripts/ensure-built.ts';
@@ -87,6 +88,25 @@ async function newPage(viewport = LAPTOP): Promise<Page> {
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+
+/** The viewer canvas's RGBA at image pixel (x, y) of the scan, as the reader sees it (at fit zoom). */
+async function pixelAt(page: Page, x: number, y: number): Promise<number[]> {
+  return page.getByTestId('scan-canvas').evaluate(
+    (element, point) => {
+      const canvas = element as HTMLCanvasElement;
+      const viewer = canvas.parentElement!;
+      const image = viewer.style.aspectRatio.split('/').map(Number) as [number, number];
+      const scale = Math.min(canvas.width / image[0], canvas.height / image[1]);
+      const left = (canvas.width - image[0] * scale) / 2;
+      const top = (canvas.height - image[1] * scale) / 2;
+      const data = canvas
+        .getContext('2d')!
+        .getImageData(Math.floor(left + (point.x + 0.5) * scale), Math.floor(top + (point.y + 0.5) * scale), 1, 1).data;
+      return [...data];
+    },
+    { x, y },
+  );
+}
 
 async function signIn(page: Page, user: TestUser): Promise<void> {
   await page.goto('/');
@@ -241,19 +261,25 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     expect(await page.locator('.disclaimer').textContent()).toContain('not a diagnosis');
     expect(await page.getByTestId('ai-top-finding').textContent()).toContain('Pneumothorax (91%)');
     expect(await page.locator('.ai-panel').textContent()).toContain('scanflow-cxr');
-    // The viewer: the server's PNG rendition, then a window typed in, and zoom.
-    const image = page.getByTestId('scan-image');
-    await image.waitFor();
-    await expect.poll(() => image.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(64);
+    // The viewer: the server's rendition on a canvas; a typed window changes the pixels.
+    const canvas = page.getByTestId('scan-canvas');
+    await expect.poll(() => canvas.getAttribute('data-rendered-width')).toBe('64');
+    await page.getByRole('button', { name: 'AI heatmap' }).click(); // off, to read the image itself
+    const before = await pixelAt(page, 32, 32);
     await page.getByLabel('Level', { exact: true }).fill('1000');
     await page.getByLabel('Width', { exact: true }).fill('2000');
     await page.getByRole('form', { name: 'Window level' }).getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1000 · W 2000 (set)');
+    await expect.poll(() => pixelAt(page, 32, 32)).not.toEqual(before);
+    // Zoom by button and by wheel, then fit.
     await page.getByRole('button', { name: 'Zoom in' }).click();
-    expect(await page.locator('.viewer-zoom').textContent()).toBe('125%');
+    expect(await page.getByTestId('zoom-level').textContent()).toBe('125%');
+    const box = (await page.locator('.viewer-viewport').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -100);
+    await expect.poll(() => page.getByTestId('zoom-level').textContent()).toBe('150%');
     await page.getByRole('button', { name: 'Fit' }).click();
     // Dragging right and down widens the window and raises the level.
-    const box = (await page.locator('.viewer-viewport').boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width / 2 + 64, box.y + box.height / 2 + 32, { steps: 4 });
@@ -261,16 +287,21 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await expect.poll(() => page.getByTestId('window-label').textContent()).toBe('L 1250 · W 3000 (set)');
 
     // The AI heatmap lies over the image, labelled as decision support; it can be dimmed and hidden.
-    const heatmap = page.getByTestId('heatmap-overlay');
-    await heatmap.waitFor();
+    await page.getByRole('button', { name: 'AI heatmap' }).click();
+    await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('on');
     expect(await page.getByTestId('heatmap-caption').textContent()).toContain('decision support');
-    await page.getByLabel('Opacity').fill('0.3');
-    await expect.poll(() => heatmap.evaluate((img) => (img as HTMLImageElement).style.opacity)).toBe('0.3');
+    const hotSpot = () => pixelAt(page, 18, 14);
+    await page.getByLabel('Opacity').fill('0.9');
+    const strong = await hotSpot();
+    await page.getByLabel('Opacity').fill('0.2');
+    await expect.poll(hotSpot).not.toEqual(strong);
     await shot(page, 'doctor-case-heatmap');
+    await page.keyboard.press('Tab'); // keyboard: H on the focused viewer toggles it too
+    await page.locator('.viewer-viewport').focus();
+    await page.keyboard.press('h');
+    await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('off');
     await page.getByRole('button', { name: 'AI heatmap' }).click();
-    expect(await page.getByTestId('heatmap-overlay').count()).toBe(0);
-    await page.getByRole('button', { name: 'AI heatmap' }).click();
-    await heatmap.waitFor();
+    await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('on');
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -605,17 +636,52 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByRole('table', { name: 'Audit events' }).waitFor();
   });
 
-  it('shows a 2048² image down-sampled first and at full resolution on request', async () => {
+  it('steps through the frames of a multi-frame DICOM by key, wheel and slider', async () => {
     const patient = await createUser(t, uniqueSlug(), 'patient');
-    const scanId = await uploadAs(patient, await pngBytes(2048, 2048, 4), 'large.png');
+    // Three 32×32 8-bit frames: the left half bright in the first, the right half in the second, then the left again.
+    const frame = (bright: 'left' | 'right') =>
+      Array.from({ length: 32 * 32 }, (_, i) => (i % 32 < 16 === (bright === 'left') ? 220 : 30));
+    const pixels = new Uint8Array([...frame('left'), ...frame('right'), ...frame('left')]);
+    const file = part10(imageDataset({ rows: 32, columns: 32, frames: 3, bitsAllocated: 8, pixels }));
+    const scanId = await uploadAs(patient, Buffer.from(file), 'cine.dcm');
     const page = await newPage();
     await useSession(page, patient);
     await page.goto(`/scans/${scanId}`);
-    const image = page.getByTestId('scan-image');
-    const naturalWidth = () => image.evaluate((img) => (img as HTMLImageElement).naturalWidth);
-    await expect.poll(naturalWidth).toBe(1024);
-    await page.getByRole('button', { name: 'Full resolution' }).click();
-    await expect.poll(naturalWidth, { timeout: 15_000 }).toBe(2048);
+    const canvas = page.getByTestId('scan-canvas');
+    await expect.poll(() => canvas.getAttribute('data-frame')).toBe('0');
+    const grey = async () => (await pixelAt(page, 8, 16))[0]!;
+    await expect.poll(grey).toBeGreaterThan(200);
+    const first = await grey();
+    await page.locator('.viewer-viewport').focus();
+    await page.keyboard.press('PageDown');
+    await expect.poll(() => canvas.getAttribute('data-frame')).toBe('1');
+    await expect.poll(grey).toBeLessThan(50);
+    const box = (await page.locator('.viewer-viewport').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, 100);
+    await expect.poll(() => canvas.getAttribute('data-frame')).toBe('2');
+    expect(await page.getByText('Frame 3 of 3').isVisible()).toBe(true);
+    await page.getByRole('slider', { name: 'Frame 3 of 3' }).fill('0');
+    await expect.poll(() => canvas.getAttribute('data-frame')).toBe('0');
+    await expect.poll(grey).toBe(first);
+  });
+
+  it('shows a 2048² image down-sampled first, then at full resolution on the canvas', async () => {
+    const patient = await createUser(t, uniqueSlug(), 'patient');
+    const scanId = await uploadAs(patient, await pngBytes(2048, 2048, 4), 'large.png');
+    const page = await newPage();
+    const sizes: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/rendition')) sizes.push(r.headers()['x-image-width'] ?? '');
+    });
+    await useSession(page, patient);
+    await page.goto(`/scans/${scanId}`);
+    const canvas = page.getByTestId('scan-canvas');
+    await expect.poll(() => canvas.getAttribute('data-rendered-width'), { timeout: 20_000 }).toBe('2048');
+    expect(sizes.slice(0, 2)).toEqual(['1024', '2048']);
     expect(await page.locator('figcaption').textContent()).toContain('2048×2048');
+    await page.getByTestId('zoom-level').waitFor();
+    for (let i = 0; i < 6; i++) await page.getByRole('button', { name: 'Zoom in' }).click();
+    expect(await page.getByTestId('zoom-level').textContent()).toBe('381%');
   });
 });

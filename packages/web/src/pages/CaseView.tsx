@@ -5,7 +5,7 @@ import { api } from '../api/client.ts';
 import type { ScanDetail } from '../api/types.ts';
 import { AiPanel } from '../components/AiPanel.tsx';
 import { ApprovePanel, FindingsForm, PrescriptionForm, SendBackForm } from '../components/CaseActions.tsx';
-import { ScanImage } from '../components/ScanImage.tsx';
+import { ScanViewer } from '../components/ScanViewer.tsx';
 import { Steps, Timeline } from '../components/Timeline.tsx';
 import { Alert, Link, Loading, PriorityBadge, StatusBadge } from '../components/ui.tsx';
 import { formatDateTime, messageOf, waitingSince } from '../lib/format.ts';
@@ -92,7 +92,7 @@ export function CaseView({ id }: { id: string }) {
       <Steps status={scan.status} />
       <div className="case-grid">
         <div className="case-image">
-          <ScanImage scan={scan} />
+          <ScanViewer scan={scan} />
           {scan.dicom && Object.keys(scan.dicom).length > 0 && (
             <details className="card">
               <summary>DICOM attributes</summary>
