@@ -80,4 +80,24 @@ describe('access policy', () => {
       decide(actor({ role: 'admin', mfa: false }), 'scan.read', scan({ status: 'PHARMACIST_COMPLETED' })).allow,
     ).toBe(false);
   });
+
+  it('releases a report to its patient and to clinicians with access only once approved', () => {
+    const ready = scan({ status: 'REPORT_READY' });
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'report.read', ready).allow).toBe(true);
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'report.read', scan())).toMatchObject({
+      code: 'forbidden',
+    });
+    expect(decide(actor({ role: 'patient', userId: 'p2' }), 'report.read', ready)).toMatchObject({ code: 'not_found' });
+    expect(decide(actor({}), 'report.read', ready).allow).toBe(true);
+    expect(decide(actor({ clinicianVerified: false }), 'report.read', ready).allow).toBe(false);
+    expect(decide(actor({ role: 'admin', mfa: false }), 'report.read', ready)).toMatchObject({ code: 'mfa_required' });
+    // Delivery status: the patient and the administrators, not the other clinicians.
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), 'report.delivery_status', ready).allow).toBe(true);
+    expect(decide(actor({ role: 'admin', mfa: true }), 'report.delivery_status', ready).allow).toBe(true);
+    expect(decide(actor({}), 'report.delivery_status', ready)).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'patient' }), 'report.delivery_code', { kind: 'organisation', orgId: org }).allow).toBe(
+      true,
+    );
+    expect(decide(actor({}), 'report.delivery_code', { kind: 'organisation', orgId: org }).allow).toBe(false);
+  });
 });

@@ -39,6 +39,11 @@ export type Action =
   | 'ledger.checkpoint'
   | 'security.read'
   | 'outbox.read'
+  // Reports (SPEC R1–R3): the issued PDF and its FHIR form, delivery status, the patient's own
+  // password for e-mailed reports.
+  | 'report.read'
+  | 'report.delivery_status'
+  | 'report.delivery_code'
   // Which DICOM peers (calling AE titles) may send to the organisation (SPEC I3).
   | 'dicom_peer.list'
   | 'dicom_peer.manage'
@@ -188,6 +193,28 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
     // Everyone signed in may hold the live channel; each event is then filtered by the rules above.
     case 'live.subscribe':
       return allow;
+
+    // A report is released to the patient and to the clinicians who can see the case, once the
+    // case is approved; its delivery status to the patient and to the administrators.
+    case 'report.read':
+    case 'report.delivery_status': {
+      if (resource.kind !== 'scan') return deny('forbidden', 'Not a scan');
+      if (actor.role === 'patient') {
+        if (resource.patientUserId !== actor.userId) return deny('not_found', 'Patients see only their own scans');
+      } else if (action === 'report.delivery_status' && actor.role !== 'admin') {
+        return deny('forbidden', 'Delivery status is for the patient and the administrators');
+      } else if (!hasClinicalAccess(actor)) {
+        return actor.role === 'admin'
+          ? deny('mfa_required', 'Administrators must sign in with a second factor')
+          : deny('forbidden', 'Your licence has not been verified yet');
+      }
+      return resource.status === 'REPORT_READY'
+        ? allow
+        : deny('forbidden', 'The report is released once the case is approved');
+    }
+
+    case 'report.delivery_code':
+      return actor.role === 'patient' ? allow : deny('forbidden', 'Only patients set a delivery code');
 
     case 'user.list':
     case 'user.verify_clinician':
