@@ -11,6 +11,7 @@ import { createContext } from './context.ts';
 import { migrate, migrationStatus, SchemaTooNewError } from './db/migrate.ts';
 import { buildApp } from './http/app.ts';
 import { startBackgroundWork } from './background.ts';
+import { startDicomListener } from './dicom/listener.ts';
 import { seedDemoIfEmpty, type DemoAccount } from './services/demo-seed.ts';
 import { UserService } from './services/user-service.ts';
 
@@ -81,8 +82,11 @@ async function serve(): Promise<void> {
   }
   const app = await buildApp(ctx);
   const background = config.runWorker ? await startBackgroundWork(ctx, app.log) : null;
+  // The DICOM listener (C-ECHO, C-STORE) beside HTTP; DICOM_PORT=0 turns it off.
+  const dicom = config.dicomPort > 0 ? await startDicomListener(ctx, app.log) : null;
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
+    await dicom?.close();
     await app.close();
     await background?.stop();
     await ctx.db.close();

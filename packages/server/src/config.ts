@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isValidAeTitle } from './dicom/ae-title.ts';
 
 // The models shipped with Scanflow, at the repository root.
 const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -35,6 +36,10 @@ export interface Config {
   aiConcurrency: number;
   /** How long a worklist page may be served from memory (0: never). */
   worklistCacheMs: number;
+  /** The DICOM listener: its AE title, address and port (0: no listener). */
+  dicomAeTitle: string;
+  dicomHost: string;
+  dicomPort: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -82,6 +87,11 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
   if (!levels.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}`);
 
+  const dicomAeTitle = (env.DICOM_AE_TITLE || 'SCANFLOW').trim();
+  if (!isValidAeTitle(dicomAeTitle)) {
+    problems.push('DICOM_AE_TITLE must be 1 to 16 printable ASCII characters without a backslash');
+  }
+
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -103,6 +113,9 @@ export function loadConfig(env: Env = process.env): Config {
     runWorker: bool('RUN_WORKER', true),
     aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
     worklistCacheMs: int('WORKLIST_CACHE_MS', 250, 0, 10_000),
+    dicomAeTitle,
+    dicomHost: env.DICOM_HOST || '127.0.0.1',
+    dicomPort: int('DICOM_PORT', 11112, 0, 65535),
     logLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

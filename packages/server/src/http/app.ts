@@ -24,6 +24,7 @@ import { ErrorReply, PrescriptionSchema, ScanDetailSchema, ScanSummarySchema } f
 import { authRoutes } from './routes/auth.ts';
 import { scanRoutes } from './routes/scans.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { dicomPeerRoutes } from './routes/dicom-peers.ts';
 import { systemRoutes } from './routes/system.ts';
 import { webRoutes } from './routes/web.ts';
 
@@ -189,6 +190,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(authRoutes, { prefix: '/api/v1/auth' });
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
+  await app.register(dicomPeerRoutes, { prefix: '/api/v1' });
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: false } }, async () => app.swagger());
   await app.register(webRoutes);
 

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Role } from '@scanflow/domain';
 import type { AppContext } from '../context.ts';
 import { UserService } from './user-service.ts';
+import { withScope } from '../db/scope.ts';
+import { insertPeer } from '../repositories/dicom-peers.ts';
 
 export interface DemoAccount {
   role: Role;
@@ -16,6 +18,8 @@ export interface DemoAccount {
 }
 
 export const DEMO_ORGANISATION = 'demo';
+/** The calling AE title the demo accepts, so `storescu -aet STORESCU localhost 11112 file.dcm` works at once. */
+export const DEMO_DICOM_PEER = 'STORESCU';
 
 export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoAccount[] | null> {
   const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM organisations');
@@ -28,6 +32,7 @@ export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoAccount[] | 
     { role: 'patient', name: 'Pat Example', dateOfBirth: '1980-04-12' },
   ];
   const accounts: DemoAccount[] = [];
+  let orgId = '';
   for (const person of people) {
     const email = `${person.role}@demo.scanflow.test`;
     const password = randomBytes(12).toString('base64url');
@@ -40,7 +45,17 @@ export async function seedDemoIfEmpty(ctx: AppContext): Promise<DemoAccount[] | 
       dateOfBirth: person.dateOfBirth,
     });
     accounts.push({ role: person.role, email, password, otpauthUri: created.otpauthUri });
+    orgId = created.orgId;
   }
+  await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) =>
+    insertPeer(tx, {
+      orgId,
+      aeTitle: DEMO_DICOM_PEER,
+      addresses: ['127.0.0.1', '::1'],
+      description: 'Demo sender (DCMTK storescu on this machine)',
+      createdBy: null,
+    }),
+  );
   await ctx.db.query(`UPDATE organisations SET name = 'Demo Hospital (synthetic data)' WHERE slug = $1`, [
     DEMO_ORGANISATION,
   ]);
