@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDicomListener, type DicomListener } from '../src/dicom/listener.ts';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, newUid } from './fixtures.ts';
+import { startOrthanc } from './orthanc.ts';
 
 let t: TestApp;
 let listener: DicomListener;
@@ -320,6 +321,42 @@ describe('C-STORE', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]!.reason).toMatch(/truncated/i);
   });
+});
+
+describe('Orthanc forwarding to Scanflow', () => {
+  it('stores what Orthanc sends with C-STORE, and a second forward of the same instance does not duplicate', async () => {
+    const { ae, admin } = await organisationWithPeer();
+    // Orthanc calls with its own AE title, which the organisation accepts.
+    const orthanc = await startOrthanc({
+      aeTitle: ae,
+      modalities: { scanflow: ['SCANFLOW', '127.0.0.1', listener.port] },
+    });
+    try {
+      const sop = newUid();
+      const mrn = `ORT-${randomBytes(4).toString('hex')}`;
+      const { ID: id } = (await orthanc.rest(
+        'POST',
+        '/instances',
+        dicomBytes({ patientId: mrn, sopInstanceUid: sop }),
+      )) as {
+        ID: string;
+      };
+      await orthanc.rest('POST', '/modalities/scanflow/echo', {});
+      const forward = () => orthanc.rest('POST', '/modalities/scanflow/store', { Resources: [id], Synchronous: true });
+      expect(await forward()).toMatchObject({ FailedInstancesCount: 0, InstancesCount: 1 });
+      const scans = await scansOf(admin.orgId);
+      expect(scans).toEqual([
+        expect.objectContaining({ source: 'dicom', status: 'PENDING_AI', sop_instance_uid: sop }),
+      ]);
+      const stored = await t.ctx.blobs.get(scans[0]!.blob_sha256);
+      expect(stored.includes(Buffer.from(mrn))).toBe(true);
+
+      expect(await forward()).toMatchObject({ FailedInstancesCount: 0, InstancesCount: 1 });
+      expect(await scansOf(admin.orgId)).toHaveLength(1);
+    } finally {
+      await orthanc.stop();
+    }
+  }, 90_000);
 });
 
 describe('admin API for DICOM peers', () => {
