@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { geometryProblems, measure, parsePixelSpacing, type ImageExtent } from './annotations.ts';
+import { geometryProblems, measure, parsePixelSpacing, toGeometry, type ImageExtent } from './annotations.ts';
 
 const image: ImageExtent = { width: 100, height: 50, pixelSpacing: null };
 
@@ -52,5 +52,25 @@ describe('length measurement', () => {
     expect(parsePixelSpacing('0\\1')).toBeNull();
     expect(parsePixelSpacing('abc')).toBeNull();
     expect(parsePixelSpacing(null)).toBeNull();
+  });
+});
+
+describe('a shape as sent', () => {
+  it('keeps only the fields of its kind', () => {
+    const p = { x: 1, y: 2 };
+    expect(toGeometry({ kind: 'arrow', from: p, to: p, radiusX: 3 })).toEqual({ kind: 'arrow', from: p, to: p });
+    expect(toGeometry({ kind: 'ellipse', center: p, radiusX: 3, radiusY: 4, to: p })).toEqual({
+      kind: 'ellipse',
+      center: p,
+      radiusX: 3,
+      radiusY: 4,
+    });
+  });
+
+  it('names what is missing', () => {
+    expect(() => toGeometry({ kind: 'ellipse', center: { x: 1, y: 1 } })).toThrow(
+      'An ellipse needs center, radiusX, radiusY',
+    );
+    expect(() => toGeometry({ kind: 'length', from: { x: 1, y: 1 } })).toThrow('A length needs from, to');
   });
 });

@@ -34,6 +34,35 @@ export interface Measurement {
 
 export const MAX_ANNOTATION_LABEL = 500;
 
+/** A shape as a client sends it: one object whose fields depend on its kind. */
+export interface GeometryInput {
+  kind: AnnotationKind;
+  from?: Point | undefined;
+  to?: Point | undefined;
+  center?: Point | undefined;
+  radiusX?: number | undefined;
+  radiusY?: number | undefined;
+}
+
+/** The shape with exactly the fields its kind uses, or a 400 naming what is missing. */
+export function toGeometry(input: GeometryInput): Geometry {
+  const need = (names: string[]) =>
+    new AppError(
+      'validation_failed',
+      `A${input.kind === 'arrow' || input.kind === 'ellipse' ? 'n' : ''} ${input.kind} needs ${names.join(', ')}`,
+    );
+  if (input.kind === 'ellipse') {
+    const { center, radiusX, radiusY } = input;
+    if (!center || radiusX === undefined || radiusY === undefined) throw need(['center', 'radiusX', 'radiusY']);
+    return { kind: 'ellipse', center: { x: center.x, y: center.y }, radiusX, radiusY };
+  }
+  if (!ANNOTATION_KINDS.includes(input.kind))
+    throw new AppError('validation_failed', 'kind must be arrow, ellipse or length');
+  const { from, to } = input;
+  if (!from || !to) throw need(['from', 'to']);
+  return { kind: input.kind, from: { x: from.x, y: from.y }, to: { x: to.x, y: to.y } };
+}
+
 const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 function checkPoint(name: string, point: Point, image: ImageExtent, problems: string[]): void {

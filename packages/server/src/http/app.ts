@@ -17,6 +17,8 @@ import { AuthService } from '../services/auth-service.ts';
 import { ScanService } from '../services/scan-service.ts';
 import { UserService } from '../services/user-service.ts';
 import { RenditionService } from '../services/rendition-service.ts';
+import { DiscussionService } from '../services/discussion-service.ts';
+import { AnnotationService } from '../services/annotation-service.ts';
 import { handleError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import type { AuditTarget } from './request-context.ts';
@@ -27,12 +29,16 @@ import { adminRoutes } from './routes/admin.ts';
 import { dicomPeerRoutes } from './routes/dicom-peers.ts';
 import { systemRoutes } from './routes/system.ts';
 import { webRoutes } from './routes/web.ts';
+import { discussionRoutes } from './routes/discussion.ts';
+import { liveRoutes } from './routes/live.ts';
 
 export interface Services {
   auth: AuthService;
   scans: ScanService;
   users: UserService;
   renditions: RenditionService;
+  discussion: DiscussionService;
+  annotations: AnnotationService;
 }
 
 export type App = FastifyInstance;
@@ -69,6 +75,8 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
     auth: new AuthService(ctx),
     scans,
     users: new UserService(ctx),
+    discussion: new DiscussionService(ctx),
+    annotations: new AnnotationService(ctx),
     renditions: new RenditionService(ctx, scans),
   });
   app.decorateRequest('session', null);
@@ -190,6 +198,8 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(authRoutes, { prefix: '/api/v1/auth' });
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
+  await app.register(discussionRoutes, { prefix: '/api/v1' });
+  await app.register(liveRoutes);
   await app.register(dicomPeerRoutes, { prefix: '/api/v1' });
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: false } }, async () => app.swagger());
   await app.register(webRoutes);

@@ -251,6 +251,22 @@ export class DiscussionService {
     });
   }
 
+  /** The verified, active doctors of the organisation a second opinion can be asked of (not the caller). */
+  async listDoctors(session: AuthenticatedSession): Promise<Person[]> {
+    const { actor } = session;
+    enforce(decide(actor, 'second_opinion.list_doctors', { kind: 'organisation', orgId: actor.orgId }), 'Doctors');
+    const { rows } = await withScope(this.ctx.db, scopeOf(session), (tx) =>
+      tx.query<{ id: string; name_enc: Uint8Array }>(
+        `SELECT id, name_enc FROM users
+          WHERE role = 'doctor' AND status = 'active' AND clinician_verified_at IS NOT NULL AND id <> $1`,
+        [actor.userId],
+      ),
+    );
+    return rows
+      .map((row) => ({ id: row.id, name: this.ctx.cipher.decryptCached(row.name_enc), role: 'doctor' }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /**
    * The requested doctor answers (the answer is also posted to the case's chat, where the others
    * read it) or declines (with an optional reason). Only an open request can be responded to.
