@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   mfa_required: 401,
   forbidden: 403,
   not_found: 404,
+  not_acceptable: 406,
   conflict: 409,
   stale_version: 409,
   integrity_failure: 409,

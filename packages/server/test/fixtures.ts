@@ -30,6 +30,10 @@ export function dicomBytes(
     columns?: number;
     /** Pixel Spacing (0028,0030) in mm, row then column: for measurements. */
     pixelSpacing?: [number, number];
+    /** More attributes by keyword (dcmjs naturalised form), replacing the defaults. */
+    attributes?: Record<string, unknown>;
+    /** Attributes by tag in DICOM JSON form, e.g. private ones: `{ '00091001': { vr: 'LO', Value: ['x'] } }`. */
+    raw?: Record<string, { vr: string; Value: unknown[] }>;
   } = {},
 ): Buffer {
   const rows = options.rows ?? 32;
@@ -75,10 +79,11 @@ export function dicomBytes(
     HighBit: 11,
     PixelRepresentation: 0,
     ...(options.pixelSpacing ? { PixelSpacing: options.pixelSpacing } : {}),
+    ...options.attributes,
     PixelData: [pixels.buffer],
     _vrMap: { PixelData: 'OW' },
   };
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  dict.dict = { ...(DicomMetaDictionary.denaturalizeDataset(dataset) as object), ...options.raw };
   return Buffer.from(dict.write());
 }

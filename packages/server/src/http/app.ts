@@ -17,6 +17,7 @@ import { AuthService } from '../services/auth-service.ts';
 import { ScanService } from '../services/scan-service.ts';
 import { UserService } from '../services/user-service.ts';
 import { RenditionService } from '../services/rendition-service.ts';
+import { DicomWebService } from '../services/dicomweb-service.ts';
 import { DiscussionService } from '../services/discussion-service.ts';
 import { AnnotationService } from '../services/annotation-service.ts';
 import { handleError } from './errors.ts';
@@ -25,6 +26,7 @@ import type { AuditTarget } from './request-context.ts';
 import { ErrorReply, PrescriptionSchema, ScanDetailSchema, ScanSummarySchema } from './schemas.ts';
 import { authRoutes } from './routes/auth.ts';
 import { scanRoutes } from './routes/scans.ts';
+import { dicomWebRoutes } from './routes/dicomweb.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { dicomPeerRoutes } from './routes/dicom-peers.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -71,13 +73,15 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   app.decorate('ctx', ctx);
   app.decorate('metrics', metrics);
   const scans = new ScanService(ctx);
+  const renditions = new RenditionService(ctx, scans);
   app.decorate('services', {
     auth: new AuthService(ctx),
     scans,
     users: new UserService(ctx),
     discussion: new DiscussionService(ctx),
     annotations: new AnnotationService(ctx),
-    renditions: new RenditionService(ctx, scans),
+    renditions,
+    dicomweb: new DicomWebService(ctx, scans, renditions),
   });
   app.decorateRequest('session', null);
   app.decorateRequest('auditTarget', null as unknown as AuditTarget);
@@ -147,11 +151,12 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
     }
   });
 
-  // Authenticate once, for every /api route that does not declare itself public.
+  // Authenticate once, for every /api and /dicom-web route that does not declare itself public.
   app.addHook('preHandler', async (request) => {
     const config = request.routeOptions.config;
     // An unknown route answers 404 whether or not the caller signed in (`is404`).
-    if (!request.url.startsWith('/api/v1/') || config.auth === false || request.is404) return;
+    const authenticated = request.url.startsWith('/api/v1/') || request.url.startsWith('/dicom-web/');
+    if (!authenticated || config.auth === false || request.is404) return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw unauthorized('Sign in first: send an access token');
@@ -197,6 +202,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(systemRoutes);
   await app.register(authRoutes, { prefix: '/api/v1/auth' });
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
+  await app.register(dicomWebRoutes, { prefix: '/dicom-web' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
   await app.register(discussionRoutes, { prefix: '/api/v1' });
   await app.register(liveRoutes);
