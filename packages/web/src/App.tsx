@@ -2,6 +2,8 @@
 import { useEffect, useRef, useState } from 'react';
 import type { Role } from '@scanflow/domain';
 import { api } from './api/client.ts';
+import { live } from './api/live.ts';
+import { LiveIndicator, LiveNotices } from './components/LiveNotices.tsx';
 import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { Alert, Link } from './components/ui.tsx';
 import { match, navigate, useLocation } from './lib/router.ts';
@@ -40,11 +42,19 @@ export function App() {
     }
     document.getElementById('main')?.focus({ preventScroll: true });
   }, [path]);
+  // One live channel per signed-in tab.
+  const userId = session?.user.id ?? null;
+  useEffect(() => {
+    if (!userId) return undefined;
+    live.start();
+    return () => live.stop();
+  }, [userId]);
   if (!session)
     return <ErrorBoundary resetKey={path}>{path === '/register' ? <Register /> : <SignIn />}</ErrorBoundary>;
   return (
     <div className="shell">
       <Header />
+      <LiveNotices role={session.user.role} userId={session.user.id} />
       <main id="main" tabIndex={-1}>
         <ErrorBoundary resetKey={path}>
           <Page path={path} />
@@ -83,6 +93,7 @@ function Header() {
         </ul>
       </nav>
       <div className="who">
+        <LiveIndicator />
         <span className="who-email" title={email}>
           {email}
         </span>

@@ -636,6 +636,95 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByRole('table', { name: 'Audit events' }).waitFor();
   });
 
+  it('a new urgent case appears at the top of an open worklist live, with a notification, without a reload', async () => {
+    const org = uniqueSlug();
+    const [patient, doctor] = await Promise.all([createUser(t, org, 'patient'), createUser(t, org, 'doctor')]);
+    const routine = await uploadAs(patient, await pngBytes(64, 64, 5), 'routine.png');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: routine }, aiResult('ROUTINE', 0.3));
+    const page = await newPage();
+    await useSession(page, doctor);
+    const rows = page.locator('table.worklist tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    await expect.poll(() => page.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+    // Marks this document: a reload would lose it.
+    await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+
+    const urgent = await uploadAs(patient, dicomBytes({ rows: 64, columns: 64 }), 'urgent.dcm');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId: urgent }, aiResult('HIGH', 0.95));
+    await expect.poll(() => rows.first().getAttribute('data-scan-id')).toBe(urgent);
+    expect(await rows.first().locator('[data-priority]').textContent()).toContain('HIGH');
+    await page.getByText('A new urgent case has arrived.').first().waitFor();
+    const toast = page.getByTestId('toast').first();
+    await toast.waitFor();
+    expect(await toast.textContent()).toContain('HIGH');
+    expect(await page.getByTestId('count-high').textContent()).toBe('1');
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await shot(page, 'doctor-worklist-live-toast');
+    await toast.getByRole('link', { name: 'Open' }).click();
+    await page.getByRole('heading', { name: 'AI pre-read' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/scans/${urgent}`);
+  });
+
+  it('two doctors discuss a case live: chat, a second opinion asked and answered, a shared measurement', async () => {
+    const org = uniqueSlug();
+    const [patient, first, second] = await Promise.all([
+      createUser(t, org, 'patient'),
+      createUser(t, org, 'doctor'),
+      createUser(t, org, 'doctor'),
+    ]);
+    const scanId = await uploadAs(patient, dicomBytes({ rows: 64, columns: 64 }), 'case.dcm');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId }, aiResult('HIGH', 0.8));
+    const [a, b] = await Promise.all([newPage(), newPage()]);
+    await useSession(a, first);
+    await useSession(b, second);
+    await a.goto(`/scans/${scanId}`);
+    await a.getByRole('heading', { name: 'Discussion' }).waitFor();
+    await expect.poll(() => a.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+    await expect.poll(() => b.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+
+    // The first doctor asks the second, by name, for a second opinion: it appears in the second's worklist live.
+    await a.getByLabel('Ask a doctor').selectOption(second.id);
+    await a.getByLabel('Question (optional)').fill('Is this a pneumothorax or a skin fold?');
+    await a.getByRole('button', { name: 'Ask for a second opinion' }).click();
+    await a.getByText(/They will see it in their worklist/).waitFor();
+    const request = b.locator(`section.second-opinions li[data-scan-id="${scanId}"]`);
+    await request.waitFor();
+    expect(await request.textContent()).toContain('skin fold');
+    await b.getByTestId('toast').filter({ hasText: 'asks for your second opinion' }).waitFor();
+    await shot(b, 'doctor-worklist-second-opinion');
+
+    // The second doctor opens it, chats, and answers; the first sees both without reloading.
+    await request.getByRole('link', { name: /Open/ }).click();
+    await b.getByRole('heading', { name: 'Discussion' }).waitFor();
+    await b.getByLabel('Message').fill('Looking now.');
+    await b.getByRole('button', { name: 'Send message' }).click();
+    await a.locator('ol.chat-list li').filter({ hasText: 'Looking now.' }).waitFor();
+    await b.getByLabel('Your answer').fill('Pneumothorax: the pleural line continues past the rib.');
+    await b.getByRole('button', { name: 'Send answer' }).click();
+    await a.locator('ol.chat-list li').filter({ hasText: 'pleural line continues' }).waitFor();
+    await a.locator('.second-opinion .so-answered').waitFor();
+
+    // A length drawn by the first doctor appears on the second doctor's image, with its measurement.
+    await a.getByRole('button', { name: 'Measure', exact: true }).click();
+    const box = (await a.locator('.viewer-viewport').boundingBox())!;
+    await a.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+    await a.mouse.down();
+    await a.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 5 });
+    await a.mouse.up();
+    const item = b.locator('ul[aria-label="Annotations on this scan"] li');
+    await item.waitFor();
+    expect(await item.textContent()).toMatch(/Length · \d+(\.\d)? (mm|px)/);
+    await expect.poll(() => b.locator('[data-testid="annotation-layer"] .annotation-length').count()).toBe(1);
+    await shot(a, 'doctor-case-discussion');
+    await b.setViewportSize(TABLET);
+    await shot(b, 'doctor-case-discussion-tablet');
+    // Withdrawn by its author, it disappears for the other doctor too.
+    await a.getByRole('button', { name: 'Remove this length' }).click();
+    await expect.poll(() => item.count()).toBe(0);
+    expect((a as Page & { problems?: string[] }).problems).toEqual([]);
+    expect((b as Page & { problems?: string[] }).problems).toEqual([]);
+  });
+
   it('steps through the frames of a multi-frame DICOM by key, wheel and slider', async () => {
     const patient = await createUser(t, uniqueSlug(), 'patient');
     // Three 32×32 8-bit frames: the left half bright in the first, the right half in the second, then the left again.

@@ -8,6 +8,10 @@
  */
 import type {
   AdminUser,
+  Annotation,
+  CaseMessage,
+  Person,
+  SecondOpinion,
   AuditEvent,
   AuditQuery,
   LoginResult,
@@ -243,6 +247,14 @@ async function authorised(method: string, path: string, options: RequestOptions)
   return response;
 }
 
+/** A usable access token for a connection that is not a fetch (the live channel), renewed if due. */
+export async function freshAccessToken(): Promise<string> {
+  const session = readSession();
+  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
+  if (session.accessExpiresAt - Date.now() < 10_000) return renewOrEnd(session.accessToken);
+  return session.accessToken;
+}
+
 async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const response = await authorised(method, path, options);
   if (!response.ok) throw await errorFrom(response);
@@ -439,6 +451,37 @@ export const api = {
     if (!response.ok) throw await errorFrom(response);
     return response.blob();
   },
+
+  /** Queues the AI analysis again (doctors); the new result arrives as a status change. */
+  reanalyse: (id: string) =>
+    request<{ scanId: string; jobId: string; status: 'queued' }>('POST', `/scans/${encodeURIComponent(id)}/analysis`),
+
+  // case discussion
+  messages: (scanId: string) =>
+    request<{ items: CaseMessage[] }>('GET', `/scans/${encodeURIComponent(scanId)}/messages`),
+  postMessage: (scanId: string, text: string) =>
+    request<CaseMessage>('POST', `/scans/${encodeURIComponent(scanId)}/messages`, { body: { text } }),
+  secondOpinions: (scanId: string) =>
+    request<{ items: SecondOpinion[] }>('GET', `/scans/${encodeURIComponent(scanId)}/second-opinions`),
+  requestSecondOpinion: (scanId: string, doctorId: string, note?: string) =>
+    request<SecondOpinion>('POST', `/scans/${encodeURIComponent(scanId)}/second-opinions`, {
+      body: { doctorId, ...(note ? { note } : {}) },
+    }),
+  assignedSecondOpinions: () => request<{ items: SecondOpinion[] }>('GET', '/second-opinions?assigned=me'),
+  secondOpinionDoctors: () => request<{ items: Person[] }>('GET', '/second-opinions/doctors'),
+  respondSecondOpinion: (id: string, decision: 'answer' | 'decline', text?: string) =>
+    request<SecondOpinion>('POST', `/second-opinions/${encodeURIComponent(id)}/${decision}`, {
+      body: text ? { text } : {},
+    }),
+  annotations: (scanId: string) =>
+    request<{ items: Annotation[] }>('GET', `/scans/${encodeURIComponent(scanId)}/annotations`),
+  createAnnotation: (scanId: string, input: Pick<Annotation, 'geometry' | 'frame'> & { label?: string }) =>
+    request<Annotation>('POST', `/scans/${encodeURIComponent(scanId)}/annotations`, { body: input }),
+  deleteAnnotation: (annotation: Annotation) =>
+    request<Annotation>(
+      'DELETE',
+      `/annotations/${encodeURIComponent(annotation.id)}${query({ version: annotation.version })}`,
+    ),
 
   // admin
   listUsers: (q: { pending?: boolean; role?: string } = {}) =>

@@ -3,7 +3,7 @@
  * schemas (packages/server/src/http/schemas.ts and routes/*); the OpenAPI document at
  * /api/openapi.json is the reference.
  */
-import type { Prescription, Role, ScanStatus } from '@scanflow/domain';
+import type { GeometryInput, Prescription, Role, ScanStatus } from '@scanflow/domain';
 
 export type { Prescription, PrescriptionItem, Role, ScanStatus } from '@scanflow/domain';
 
@@ -174,3 +174,61 @@ export interface AuditQuery {
   before?: number;
   limit?: number;
 }
+
+// ---------------------------------------------------------------- case discussion (routes/discussion.ts)
+
+export interface Person {
+  id: string;
+  name: string;
+  role: string;
+}
+
+export interface CaseMessage {
+  id: string;
+  scanId: string;
+  author: Person;
+  text: string;
+  secondOpinionId: string | null;
+  createdAt: string;
+}
+
+export interface SecondOpinion {
+  id: string;
+  scanId: string;
+  requestedBy: Person;
+  requestedOf: Person;
+  status: 'requested' | 'answered' | 'declined';
+  note: string | null;
+  response: string | null;
+  createdAt: string;
+  respondedAt: string | null;
+  scan: { status: string; priority: string | null };
+}
+
+export interface Annotation {
+  id: string;
+  scanId: string;
+  kind: 'arrow' | 'ellipse' | 'length';
+  geometry: GeometryInput;
+  frame: number;
+  label: string | null;
+  measurement: { value: number; unit: 'mm' | 'px' } | null;
+  author: { id: string; name: string };
+  version: number;
+  deleted: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+// ---------------------------------------------------------------- live channel (routes/live.ts)
+
+export type LiveEvent =
+  | {
+      kind: 'scan.status' | 'scan.urgent';
+      id: number;
+      at: string;
+      data: { scanId: string; status: ScanStatus; previousStatus: ScanStatus | null; priority: Priority | null };
+    }
+  | { kind: 'discussion.message'; id: number; at: string; data: { scanId: string; message: CaseMessage } }
+  | { kind: 'annotation.changed'; id: number; at: string; data: { scanId: string; annotation: Annotation } }
+  | { kind: 'second_opinion.changed'; id: number; at: string; data: { scanId: string; request: SecondOpinion } };

@@ -1,9 +1,42 @@
 /** The AI pre-read: decision support, shown with its disclaimer every time. */
+import { useState } from 'react';
+import { api } from '../api/client.ts';
 import type { AiResult } from '../api/types.ts';
-import { percent } from '../lib/format.ts';
-import { PriorityBadge } from './ui.tsx';
+import { messageOf, percent } from '../lib/format.ts';
+import { Alert, PriorityBadge } from './ui.tsx';
 
-export function AiPanel({ ai }: { ai: AiResult | null }) {
+/** A doctor asks for the analysis to run again; the new version replaces this one when it is ready. */
+function Rerun({ scanId }: { scanId: string }) {
+  const [state, setState] = useState<'idle' | 'busy' | 'queued'>('idle');
+  const [error, setError] = useState<string | null>(null);
+  const rerun = () => {
+    setState('busy');
+    setError(null);
+    api.reanalyse(scanId).then(
+      () => setState('queued'),
+      (err: unknown) => {
+        setState('idle');
+        setError(messageOf(err));
+      },
+    );
+  };
+  return (
+    <div className="rerun">
+      <button type="button" onClick={rerun} disabled={state !== 'idle'}>
+        {state === 'busy' ? 'Queuing…' : 'Re-run analysis'}
+      </button>
+      {state === 'queued' && (
+        <span role="status" className="small">
+          {' '}
+          Queued: the new result replaces this one when it is ready (earlier runs are kept).
+        </span>
+      )}
+      {error && <Alert>{error}</Alert>}
+    </div>
+  );
+}
+
+export function AiPanel({ ai, scanId, canRerun }: { ai: AiResult | null; scanId: string; canRerun: boolean }) {
   if (!ai) {
     return (
       <section className="card ai-panel" aria-labelledby="ai-title">
@@ -68,6 +101,7 @@ export function AiPanel({ ai }: { ai: AiResult | null }) {
           </li>
         ))}
       </ul>
+      {canRerun && <Rerun scanId={scanId} />}
     </section>
   );
 }

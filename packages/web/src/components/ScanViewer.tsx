@@ -52,6 +52,8 @@ export interface ViewerGeometry {
   image: Size;
   viewport: Size;
   view: View;
+  /** The frame shown (0-based). */
+  frame: number;
   /** Image coordinates of a pointer event on the viewport. */
   toImage: (event: { clientX: number; clientY: number }) => Point;
 }
@@ -276,6 +278,7 @@ export function ScanViewer({ scan, tools = [], overlay }: Props) {
     image,
     viewport,
     view,
+    frame,
     toImage: (event) => {
       const rect = box.current?.getBoundingClientRect() ?? { left: 0, top: 0 };
       return screenToImage({ x: event.clientX - rect.left, y: event.clientY - rect.top }, view, image, viewport);

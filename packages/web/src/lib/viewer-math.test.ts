@@ -7,7 +7,6 @@ import {
   presetWindow,
   previewLut,
   screenToImage,
-  segmentLength,
   transformOf,
   zoomAt,
 } from './viewer-math.ts';
@@ -65,12 +64,5 @@ describe('view transform', () => {
     expect(after.y).toBeCloseTo(before.y);
     // Zooming back out to 1 recentres.
     expect(zoomAt(zoomed, 0.1, anchor, image, viewport)).toEqual(FIT);
-  });
-
-  it('measures in millimetres with the row and column spacing', () => {
-    expect(segmentLength({ x: 0, y: 0 }, { x: 3, y: 4 }, null)).toEqual({ pixels: 5, mm: null });
-    const m = segmentLength({ x: 0, y: 0 }, { x: 10, y: 0 }, [0.2, 0.5]);
-    expect(m.mm).toBeCloseTo(5);
-    expect(segmentLength({ x: 0, y: 0 }, { x: 0, y: 10 }, [0.2, 0.5]).mm).toBeCloseTo(2);
   });
 });

@@ -152,18 +152,3 @@ export function zoomAt(view: View, factor: number, anchor: Point, image: Size, v
   const moved = imageToScreen(under, next, image, viewport);
   return { zoom, pan: { x: view.pan.x + anchor.x - moved.x, y: view.pan.y + anchor.y - moved.y } };
 }
-
-/** Length of a segment in image pixels, and in millimetres when the pixel spacing (row, column) is known. */
-export function segmentLength(
-  a: Point,
-  b: Point,
-  pixelSpacing: readonly [number, number] | null,
-): { pixels: number; mm: number | null } {
-  const dx = b.x - a.x;
-  const dy = b.y - a.y;
-  const pixels = Math.hypot(dx, dy);
-  if (!pixelSpacing) return { pixels, mm: null };
-  // DICOM PixelSpacing (0028,0030) is "row spacing\column spacing": vertical first (PS3.3 10.7.1.3).
-  const [rowMm, colMm] = pixelSpacing;
-  return { pixels, mm: Math.hypot(dx * colMm, dy * rowMm) };
-}

@@ -1,14 +1,19 @@
 /** One case: the image, the AI pre-read, what has been written so far, and the next step for this role. */
 import { useState } from 'react';
-import { ownerOf } from '@scanflow/domain';
+import { SCAN_STATUSES, ownerOf, parsePixelSpacing } from '@scanflow/domain';
 import { api } from '../api/client.ts';
+import { useLiveEvents } from '../api/live.ts';
 import type { ScanDetail } from '../api/types.ts';
 import { AiPanel } from '../components/AiPanel.tsx';
+import { ANNOTATION_TOOLS, AnnotationList, AnnotationOverlay, useAnnotations } from '../components/Annotations.tsx';
+import { CaseDiscussion } from '../components/CaseDiscussion.tsx';
+import { Thumbnail } from '../components/Thumbnail.tsx';
 import { ApprovePanel, FindingsForm, PrescriptionForm, SendBackForm } from '../components/CaseActions.tsx';
 import { ScanViewer } from '../components/ScanViewer.tsx';
 import { Steps, Timeline } from '../components/Timeline.tsx';
 import { Alert, Link, Loading, PriorityBadge, StatusBadge } from '../components/ui.tsx';
 import { formatDateTime, messageOf, waitingSince } from '../lib/format.ts';
+import { can } from '../lib/permissions.ts';
 import { useAsync } from '../lib/useAsync.ts';
 import { useSignedIn } from '../session.tsx';
 
@@ -41,13 +46,58 @@ function DownloadOriginal({ id }: { id: string }) {
   );
 }
 
+/** The patient's other scans, newest first, as thumbnails linking to each case. */
+function PreviousScans({ scan }: { scan: ScanDetail }) {
+  // The worklist API has no patient filter: read every status the user may see and keep this patient's.
+  const others = useAsync(
+    () => api.listScans({ status: SCAN_STATUSES.join(','), limit: 200 }),
+    [scan.id, scan.patient.id],
+  );
+  const items = (others.data?.items ?? [])
+    .filter((s) => s.patient.id === scan.patient.id && s.id !== scan.id)
+    .sort((a, b) => b.receivedAt.localeCompare(a.receivedAt));
+  if (items.length === 0) return null;
+  return (
+    <section className="card previous-scans" aria-labelledby="previous-title">
+      <h2 id="previous-title">Previous scans of this patient</h2>
+      <ul className="thumb-row">
+        {items.map((s) => (
+          <li key={s.id} data-scan-id={s.id}>
+            <Link to={`/scans/${s.id}`}>
+              <Thumbnail
+                scanId={s.id}
+                size={80}
+                label={`${s.modality ?? s.format.toUpperCase()} received ${formatDateTime(s.receivedAt)}`}
+              />
+              <span className="small">{formatDateTime(s.receivedAt)}</span>
+            </Link>
+            <StatusBadge status={s.status} />
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function CaseView({ id }: { id: string }) {
   const { user } = useSignedIn();
   const loaded = useAsync(() => api.getScan(id), [id]);
   const [updated, setUpdated] = useState<ScanDetail | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const [annotationLabel, setAnnotationLabel] = useState('');
   const scan = updated && updated.id === id ? updated : loaded.data;
   const back = user.role === 'patient' ? 'My scans' : user.role === 'admin' ? 'Approvals' : 'Worklist';
+  const clinician = user.role !== 'patient';
+  const discussion = scan !== null && can(user, 'discussion.read', scan);
+  const annotations = useAnnotations(id, discussion);
+
+  // Someone else moved the case on (or the AI finished): show it as it now is.
+  useLiveEvents((event) => {
+    if ((event.kind === 'scan.status' || event.kind === 'scan.urgent') && event.data.scanId === id) {
+      setUpdated(null);
+      loaded.reload();
+    }
+  });
 
   if (loaded.error) {
     return (
@@ -66,7 +116,7 @@ export function CaseView({ id }: { id: string }) {
     setMessage(text);
   };
   const mine = ownerOf(scan.status) === user.role;
-  const clinician = user.role !== 'patient';
+  const canDraw = can(user, 'annotation.write', scan);
 
   return (
     <div className="page case-view">
@@ -92,7 +142,33 @@ export function CaseView({ id }: { id: string }) {
       <Steps status={scan.status} />
       <div className="case-grid">
         <div className="case-image">
-          <ScanViewer scan={scan} />
+          <ScanViewer
+            scan={scan}
+            tools={canDraw ? ANNOTATION_TOOLS : []}
+            overlay={
+              discussion
+                ? (geometry, tool) => (
+                    <AnnotationOverlay
+                      geometry={geometry}
+                      tool={tool}
+                      state={annotations}
+                      label={annotationLabel}
+                      pixelSpacing={parsePixelSpacing(scan.dicom?.pixelSpacing)}
+                    />
+                  )
+                : undefined
+            }
+          />
+          {discussion && (
+            <AnnotationList
+              state={annotations}
+              userId={user.id}
+              label={annotationLabel}
+              onLabel={setAnnotationLabel}
+              canDraw={canDraw}
+            />
+          )}
+          {clinician && <PreviousScans scan={scan} />}
           {scan.dicom && Object.keys(scan.dicom).length > 0 && (
             <details className="card">
               <summary>DICOM attributes</summary>
@@ -108,7 +184,7 @@ export function CaseView({ id }: { id: string }) {
           )}
         </div>
         <div className="case-side">
-          {clinician && <AiPanel ai={scan.ai} />}
+          {clinician && <AiPanel ai={scan.ai} scanId={scan.id} canRerun={can(user, 'scan.reanalyse', scan)} />}
           {scan.findings && (
             <section className="card" aria-labelledby="findings-title">
               <h2 id="findings-title">Doctor’s findings</h2>
@@ -166,6 +242,11 @@ export function CaseView({ id }: { id: string }) {
             </>
           )}
         </div>
+        {discussion && (
+          <div className="case-discussion">
+            <CaseDiscussion scanId={scan.id} userId={user.id} isDoctor={user.role === 'doctor'} />
+          </div>
+        )}
         <section className="card case-history" aria-labelledby="timeline-title">
           <h2 id="timeline-title">Timeline</h2>
           <Timeline entries={scan.timeline} />

@@ -1,10 +1,13 @@
 /**
  * A clinician's queue (doctor: analysed scans; pharmacist: verified; admin: awaiting approval),
- * HIGH priority first and then by waiting time, as the server orders it. Counts on top, filters,
- * and a quiet refresh every 20 seconds (and on returning to the tab) that announces newly arrived
- * urgent cases.
+ * HIGH priority first and then by waiting time, as the server orders it. Counts on top, filters.
+ * It reloads quietly when the live channel says a scan changed, and announces newly arrived urgent
+ * cases; while the channel is down it polls every 20 seconds (and on returning to the tab) instead.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useLiveEvents, useLiveStatus } from '../api/live.ts';
+import { DesktopAlertsButton } from '../components/LiveNotices.tsx';
+import { SecondOpinionQueue } from '../components/SecondOpinionQueue.tsx';
 import { SCAN_STATUSES, queueStatuses, type Role } from '@scanflow/domain';
 import { api } from '../api/client.ts';
 import type { Priority, ScanSummary, StatusCount, WorklistQuery } from '../api/types.ts';
@@ -51,6 +54,8 @@ export function Worklist({ role }: { role: Role }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [refreshedAt, setRefreshedAt] = useState<Date | null>(null);
   const seen = useRef<Set<string> | null>(null);
+  const reload = useRef<(quiet: boolean) => void>(() => undefined);
+  const liveStatus = useLiveStatus();
 
   useEffect(() => {
     let live = true;
@@ -74,19 +79,38 @@ export function Worklist({ role }: { role: Role }) {
         if (live) setError(messageOf(err));
       }
     };
+    reload.current = (quiet) => void load(quiet);
     void load(false);
-    const timer = window.setInterval(() => {
-      if (document.visibilityState === 'visible') void load(true);
-    }, REFRESH_MS);
-    // Coming back to the tab refreshes at once.
-    const onFocus = () => void load(true);
-    window.addEventListener('focus', onFocus);
     return () => {
       live = false;
+    };
+  }, [applied]);
+
+  // Without the live channel: poll, and refresh on returning to the tab. Back on it: catch up once.
+  useEffect(() => {
+    if (liveStatus === 'live') {
+      reload.current(true);
+      return undefined;
+    }
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === 'visible') reload.current(true);
+    }, REFRESH_MS);
+    const onFocus = () => reload.current(true);
+    window.addEventListener('focus', onFocus);
+    return () => {
       window.clearInterval(timer);
       window.removeEventListener('focus', onFocus);
     };
-  }, [applied]);
+  }, [liveStatus]);
+
+  // A burst of changes (a batch upload) reloads once.
+  const pending = useRef<number | undefined>(undefined);
+  useLiveEvents((event) => {
+    if (event.kind !== 'scan.status' && event.kind !== 'scan.urgent' && event.kind !== 'reset') return;
+    window.clearTimeout(pending.current);
+    pending.current = window.setTimeout(() => reload.current(true), 100);
+  });
+  useEffect(() => () => window.clearTimeout(pending.current), []);
 
   const loadMore = () => {
     if (!nextCursor) return;
@@ -115,7 +139,10 @@ export function Worklist({ role }: { role: Role }) {
 
   return (
     <div className="page">
-      <h1>{TITLE[role] ?? 'Scans'}</h1>
+      <div className="page-head">
+        <h1>{TITLE[role] ?? 'Scans'}</h1>
+        {role === 'doctor' && <DesktopAlertsButton />}
+      </div>
       <div className="tiles" aria-label="Queue counts">
         <div className="tile">
           <span className="tile-number" data-testid="count-waiting">
@@ -133,6 +160,7 @@ export function Worklist({ role }: { role: Role }) {
           <span className="tile-number">{oldest ? waitingSince(oldest) : '—'}</span> longest wait
         </div>
       </div>
+      {role === 'doctor' && <SecondOpinionQueue />}
       {notice && (
         <div className="alert alert-urgent" role="alert">
           <span>{notice}</span>{' '}
@@ -265,7 +293,12 @@ export function Worklist({ role }: { role: Role }) {
             Load more
           </button>
         )}
-        {refreshedAt && <span className="muted small">Updated {refreshedAt.toLocaleTimeString('en-GB')}</span>}
+        {refreshedAt && (
+          <span className="muted small" data-testid="worklist-updated">
+            Updated {refreshedAt.toLocaleTimeString('en-GB')}
+            {liveStatus === 'live' ? ' · live' : ' · refreshing every 20 s'}
+          </span>
+        )}
       </div>
     </div>
   );
