@@ -1,6 +1,7 @@
 /**
  * Which scans each role's worklist shows by default (SPEC W2), and how they are ordered (M4):
- * HIGH priority first, then the longest-waiting first.
+ * HIGH priority first (with ROUTINE cases that waited past the ceiling), then the longest-waiting
+ * first.
  */
 import { ownerOf, SCAN_STATUSES, type ScanStatus } from './lifecycle.ts';
 import type { Role } from './roles.ts';
@@ -15,16 +16,33 @@ export function queueStatuses(role: Role): readonly ScanStatus[] {
 
 export interface WorklistOrderKey {
   priority: Priority | null;
-  receivedAt: Date;
+  /** When the case entered its current queue (its status). */
+  waitingSince: Date;
   id: string;
 }
 
-/** Worklist ordering as a comparator; the database query implements the same order. */
-export function compareWorklist(a: WorklistOrderKey, b: WorklistOrderKey): number {
-  const rank = (p: Priority | null) => (p === 'HIGH' ? 0 : 1);
+/**
+ * The maximum-wait ceiling (SPEC M4): a ROUTINE case waiting since before `cutoff` (now minus the
+ * configured maximum wait) sorts with the HIGH cases, so a case the AI under-rated cannot sink to
+ * the bottom of a busy queue. 0 is the HIGH group, 1 the rest.
+ */
+export function queueRank(key: Pick<WorklistOrderKey, 'priority' | 'waitingSince'>, cutoff: Date): 0 | 1 {
+  return key.priority === 'HIGH' || key.waitingSince.getTime() < cutoff.getTime() ? 0 : 1;
+}
+
+/** The ceiling's cutoff: cases waiting since before it join the HIGH group. */
+export const maxWaitCutoff = (now: Date, maxWaitMinutes: number): Date =>
+  new Date(now.getTime() - maxWaitMinutes * 60_000);
+
+/**
+ * Worklist ordering as a comparator (the database query implements the same order): the HIGH
+ * group (HIGH cases and those past the ceiling) first, then the longest-waiting first. `cutoff` is
+ * fixed for a whole paging session, so pages agree with each other while time passes.
+ */
+export function compareWorklist(a: WorklistOrderKey, b: WorklistOrderKey, cutoff: Date): number {
   return (
-    rank(a.priority) - rank(b.priority) ||
-    a.receivedAt.getTime() - b.receivedAt.getTime() ||
+    queueRank(a, cutoff) - queueRank(b, cutoff) ||
+    a.waitingSince.getTime() - b.waitingSince.getTime() ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   );
 }

@@ -31,6 +31,8 @@ export interface Analysis {
   priorityScore: number;
   priority: Priority;
   disclaimer: typeof DISCLAIMER;
+  /** The manifest's thresholds this analysis used (the per-label ones are on `labels`). */
+  thresholds: { uncertain: number; high: number };
   /** L2-normalised, so cosine similarity is a dot product; empty when the model has no embedding output. */
   embedding: number[];
   /**
@@ -143,6 +145,7 @@ export class OnnxEngine implements InferenceEngine {
       model: this.model,
       ...triage,
       disclaimer: DISCLAIMER,
+      thresholds: { uncertain: manifest.uncertainThreshold, high: manifest.priority.highThreshold },
       embedding: embedding ? l2normalise(embedding) : [],
       heatmap,
       timingsMs: { ...timingsMs, explain: t3 - t2 },

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { blendHeatmap, inferno, overlayPixels, renderHeatmapPng } from './heatmap-png.ts';
+import { blendHeatmap, inferno, overlayPixels, renderHeatmapGreyPng, renderHeatmapPng } from './heatmap-png.ts';
 
 describe('overlay colours', () => {
   it('ramps from dark to bright with rising lightness (inferno ends)', () => {
@@ -39,5 +39,16 @@ describe('PNG rendering', () => {
     expect([data[0], data[1], data[2]]).toEqual([100, 100, 100]); // untouched where cold
     const i = (47 * 64 + 63) * 3;
     expect(data[i]! > data[i + 2]!).toBe(true); // warm tint where hot
+  });
+});
+
+describe('grey heatmap PNG', () => {
+  it('is one 8-bit channel at the requested size: 0 where cold, 255 at the peak', async () => {
+    const map = { label: 'a', width: 2, height: 2, values: new Float32Array([0, 0, 0, 1]) };
+    const { png } = await renderHeatmapGreyPng(map, { width: 32, height: 16 });
+    expect(await sharp(png).metadata()).toMatchObject({ width: 32, height: 16, channels: 1, depth: 'uchar' });
+    const { data } = await sharp(png).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+    expect(data[0]).toBe(0);
+    expect(data[16 * 32 - 1]).toBe(255);
   });
 });

@@ -40,21 +40,52 @@ export interface OverlayOptions {
   floor?: number;
 }
 
-/** RGBA pixels of an overlay: colour from the ramp, alpha rising from `floor` to 1. Pure. */
+/** Levels of the colour table overlays are drawn through (finer than 8-bit output can show). */
+const OVERLAY_LEVELS = 4096;
+
+/**
+ * RGBA pixels of an overlay: colour from the ramp, alpha rising from `floor` to 1. Pure. Values go
+ * through a table of OVERLAY_LEVELS entries built once per call: one lookup per pixel instead of
+ * the ramp's interpolation, which matters at a million pixels.
+ */
 export function overlayPixels(values: ArrayLike<number>, options: OverlayOptions = {}): Uint8Array {
   const maxAlpha = options.maxAlpha ?? 0.6;
   const floor = options.floor ?? 0.2;
-  const out = new Uint8Array(values.length * 4);
-  for (let i = 0; i < values.length; i++) {
-    const v = Math.min(1, Math.max(0, values[i] ?? 0));
+  const table = new Uint32Array(OVERLAY_LEVELS);
+  const bytes = new Uint8Array(table.buffer);
+  for (let level = 0; level < OVERLAY_LEVELS; level++) {
+    const v = level / (OVERLAY_LEVELS - 1);
     const [r, g, b] = inferno(v);
     const a = v <= floor ? 0 : ((v - floor) / (1 - floor)) * maxAlpha;
-    out[4 * i] = r;
-    out[4 * i + 1] = g;
-    out[4 * i + 2] = b;
-    out[4 * i + 3] = Math.round(a * 255);
+    bytes.set([r, g, b, Math.round(a * 255)], level * 4);
   }
-  return out;
+  const out = new Uint32Array(values.length);
+  const top = OVERLAY_LEVELS - 1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? 0;
+    // NaN and anything below 0 read as cold, above 1 as hottest.
+    out[i] = table[v > 0 ? (v < 1 ? Math.round(v * top) : top) : 0]!;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** The map as an 8-bit greyscale PNG (0 cold … 255 hottest): the heatmap's data, for tools. */
+export async function renderHeatmapGreyPng(
+  map: Heatmap,
+  options: { width?: number; height?: number } = {},
+): Promise<{ png: Uint8Array; width: number; height: number }> {
+  const width = options.width ?? map.width;
+  const height = options.height ?? map.height;
+  const sized =
+    width === map.width && height === map.height && !map.imageRegion ? map : heatmapToImage(map, width, height);
+  const grey = new Uint8Array(width * height);
+  for (let i = 0; i < grey.length; i++) grey[i] = Math.round(Math.min(1, Math.max(0, sized.values[i] || 0)) * 255);
+  // 'b-w' keeps one channel: sharp would otherwise write single-channel input as RGB.
+  const png = await sharp(grey, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  return { png: new Uint8Array(png), width, height };
 }
 
 /** The overlay as an RGBA PNG, at the image's size when width/height are given. */

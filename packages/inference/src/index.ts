@@ -31,7 +31,7 @@ export { gradcam, heatmapToImage, parseClassifier, peakLocation } from './gradca
 export type { OcclusionOptions } from './occlusion.ts';
 export { occlusionMap } from './occlusion.ts';
 export type { OverlayOptions } from './heatmap-png.ts';
-export { blendHeatmap, inferno, overlayPixels, renderHeatmapPng } from './heatmap-png.ts';
+export { blendHeatmap, inferno, overlayPixels, renderHeatmapGreyPng, renderHeatmapPng } from './heatmap-png.ts';
 export type { Analysis, AnalysisHeatmap, InferenceEngine, ModelOutputs, OnnxEngineOptions } from './engine.ts';
 export { DISCLAIMER, l2normalise, OnnxEngine } from './engine.ts';
 export type { EvalReport, EvalSet, LabelScore } from './evaluation.ts';

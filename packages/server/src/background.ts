@@ -1,14 +1,17 @@
 /**
- * Background work: the job worker with its handlers (today the AI pre-read). `scanflow serve`
+ * Background work: the job worker with its handlers (today the AI pre-read), and the check for
+ * urgent cases no doctor has opened. `scanflow serve`
  * runs it beside the HTTP server; `scanflow worker` runs it alone, for deployments that separate
  * web and worker processes over one database.
  */
 import { createDecodePool } from '@scanflow/imaging';
-import { loadModels, OnnxEngine } from '@scanflow/inference';
+import { OnnxEngine } from '@scanflow/inference';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from './context.ts';
 import { JobWorker } from './jobs/worker.ts';
 import { createPrereadHandler } from './services/ai-preread.ts';
+import { modelRegistry } from './services/model-catalog.ts';
+import { raiseUrgentUnopenedAlerts } from './services/urgent-alerts.ts';
 import { AI_PREREAD_JOB } from './services/scan-service.ts';
 
 export interface BackgroundWork {
@@ -22,7 +25,7 @@ export async function startBackgroundWork(
   log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>,
   options: { pollMs?: number; orgIds?: readonly string[] } = {},
 ): Promise<BackgroundWork> {
-  const registry = await loadModels(ctx.config.modelsDir, { active: ctx.config.model });
+  const registry = await modelRegistry(ctx.config);
   for (const problem of registry.errors) log.warn({ folder: problem.folder }, `model not loaded: ${problem.message}`);
   for (const warning of registry.warnings) log.warn(warning);
   const engine = new OnnxEngine(registry.active);
@@ -36,12 +39,18 @@ export async function startBackgroundWork(
   const wake = () => worker.notify();
   ctx.signals.on('jobs', wake);
   worker.start();
+  // Unopened urgent cases: checked every half minute (alerts are due in minutes, not seconds).
+  const alerts = setInterval(() => {
+    raiseUrgentUnopenedAlerts(ctx).catch((error: unknown) => log.error({ err: error }, 'urgent-case check failed'));
+  }, 30_000);
+  alerts.unref();
   log.info({ model: engine.model }, 'AI pre-read worker started');
   return {
     worker,
     model: engine.model,
     async stop() {
       ctx.signals.off('jobs', wake);
+      clearInterval(alerts);
       await worker.stop();
       await decoder.close();
     },

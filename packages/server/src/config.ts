@@ -36,6 +36,10 @@ export interface Config {
   aiConcurrency: number;
   /** How long a worklist page may be served from memory (0: never). */
   worklistCacheMs: number;
+  /** A ROUTINE case waiting longer than this joins the HIGH cases in the queue (SPEC M4). */
+  worklistMaxWaitMinutes: number;
+  /** A HIGH case no doctor has opened this long after its analysis raises an alert (SPEC M4). */
+  urgentUnopenedMinutes: number;
   /** The DICOM listener: its AE title, address and port (0: no listener). */
   dicomAeTitle: string;
   dicomHost: string;
@@ -113,6 +117,8 @@ export function loadConfig(env: Env = process.env): Config {
     runWorker: bool('RUN_WORKER', true),
     aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
     worklistCacheMs: int('WORKLIST_CACHE_MS', 250, 0, 10_000),
+    worklistMaxWaitMinutes: int('WORKLIST_MAX_WAIT_MINUTES', 60, 1, 525_600),
+    urgentUnopenedMinutes: int('URGENT_UNOPENED_MINUTES', 15, 1, 10_080),
     dicomAeTitle,
     dicomHost: env.DICOM_HOST || '127.0.0.1',
     dicomPort: int('DICOM_PORT', 11112, 0, 65535),

@@ -20,11 +20,20 @@ export const errorReplies = (...statuses: number[]) =>
 
 export const ScanStatusSchema = Type.Union(SCAN_STATUSES.map((s) => Type.Literal(s)));
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 
 export const AiResultSchema = Type.Object({
   model: Type.Object({ name: Type.String(), version: Type.String() }),
-  labels: Type.Array(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
+  labels: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      display: Type.String(),
+      probability: Type.Number(),
+      threshold: Type.Optional(Type.Number()),
+      positive: Type.Optional(Type.Boolean()),
+    }),
+  ),
   topFinding: Nullable(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
   confidence: Type.Optional(
     Type.Number({ description: 'The top finding probability; for "No finding" (null), 1 − the highest probability' }),
@@ -34,6 +43,7 @@ export const AiResultSchema = Type.Object({
   priority: Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]),
   disclaimer: Type.String(),
   heatmap: Type.Optional(Nullable(Type.Object({ label: Type.String(), sha256: Type.String() }))),
+  analysisVersion: Type.Optional(Type.Integer({ description: 'The run of GET /scans/{id}/analysis this is' })),
 });
 
 const { labels: _labels, ...aiSummaryProperties } = AiResultSchema.properties;

@@ -22,7 +22,8 @@ export interface WorkerOptions {
 
 export class JobWorker {
   private running = false;
-  private wake: (() => void) | null = null;
+  /** Idle slots waiting for work: each one's way to wake it early. */
+  private readonly idle = new Set<() => void>();
   private loops: Promise<void>[] = [];
 
   constructor(
@@ -44,11 +45,12 @@ export class JobWorker {
     await Promise.all(this.loops);
   }
 
-  /** A job was enqueued: look now rather than at the next poll. */
+  /** A job was enqueued: every idle slot looks now rather than at its next poll (a slot that
+   * finds nothing goes back to waiting; one wake per enqueue would leave the other slots asleep). */
   notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    const waiting = [...this.idle];
+    this.idle.clear();
+    for (const wake of waiting) wake();
   }
 
   /** Processes jobs until none is ready (for tests and the CLI). */
@@ -66,11 +68,13 @@ export class JobWorker {
       });
       if (!worked && this.running) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs);
-          this.wake = () => {
+          const wake = () => {
             clearTimeout(timer);
+            this.idle.delete(wake);
             resolve();
           };
+          const timer = setTimeout(wake, this.options.pollMs);
+          this.idle.add(wake);
         });
       }
     }

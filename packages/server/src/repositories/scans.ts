@@ -5,10 +5,11 @@
 import type { Priority, ScanStatus } from '@scanflow/domain';
 import type { Queryable } from '../db/database.ts';
 import type { FieldCipher } from '../storage/field-cipher.ts';
+import type { AnalysisLabel } from './analyses.ts';
 
 export interface AiResult {
   model: { name: string; version: string };
-  labels: { id: string; display: string; probability: number }[];
+  labels: AnalysisLabel[];
   /** Null reads "No finding": no label reached its threshold (rule in @scanflow/inference postprocess). */
   topFinding: { id: string; display: string; probability: number } | null;
   /** The top finding's probability, or for "No finding" 1 − the highest probability (absent in
@@ -20,7 +21,10 @@ export interface AiResult {
   priority: Priority;
   /** Always shown with the result: the AI supports, it does not diagnose. */
   disclaimer: string;
+  /** The colour overlay of the heatmap (the blob GET /scans/{id}/heatmap serves). */
   heatmap?: { label: string; sha256: string } | null;
+  /** Which run of `analyses` this is (set by recordAiResult). */
+  analysisVersion?: number;
 }
 
 /** What every view of a scan needs: the worklist reads only these columns. */
@@ -199,17 +203,28 @@ export interface WorklistQuery {
   to?: Date | undefined;
   priority?: Priority | undefined;
   after?: WorklistCursor | undefined;
+  /** Queue order: ROUTINE cases waiting since before this join the HIGH group (the maximum-wait
+   * ceiling, domain `queueRank`); fixed for a paging session so that pages agree. */
+  cutoff: string;
   limit: number;
 }
 
 /** The sort key of the last row of a page: the next page starts strictly after it. */
 export interface WorklistCursor {
+  /** The queue group (0: HIGH or past the ceiling, 1: the rest). */
   rank: number;
   at: string;
   id: string;
+  /** The ceiling's cutoff the first page used (queue order). */
+  cutoff?: string;
 }
 
-export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanSummaryRow[]> {
+/** A worklist row with the queue group it sorted in. */
+export interface QueueRow extends ScanSummaryRow {
+  queue_rank: number;
+}
+
+export async function listScans(tx: Queryable, q: WorklistQuery): Promise<QueueRow[]> {
   const values: unknown[] = [];
   const param = (value: unknown) => {
     values.push(value);
@@ -224,23 +239,52 @@ export async function listScans(tx: Queryable, q: WorklistQuery): Promise<ScanSu
   if (q.from) where.push(`s.received_at >= ${param(q.from)}`);
   if (q.to) where.push(`s.received_at < ${param(q.to)}`);
   if (q.priority) where.push(`s.priority_rank = ${param(q.priority === 'HIGH' ? 0 : 1)}`);
-  let order: string;
-  if (q.order === 'queue') {
-    if (q.after) {
-      where.push(
-        `(s.priority_rank, s.status_since, s.id) > (${param(q.after.rank)}, ${param(q.after.at)}::timestamptz, ${param(q.after.id)}::uuid)`,
-      );
-    }
-    order = 's.priority_rank, s.status_since, s.id';
-  } else {
+  const limit = param(q.limit);
+  // The patient's name by primary key per row of the page, after the page is chosen.
+  const patientName = (alias: string) =>
+    `(SELECT p.name_enc FROM patients p WHERE p.id = ${alias}.patient_id) AS patient_name_enc`;
+
+  if (q.order === 'newest') {
     if (q.after) where.push(`(s.received_at, s.id) < (${param(q.after.at)}::timestamptz, ${param(q.after.id)}::uuid)`);
-    order = 's.received_at DESC, s.id DESC';
+    const { rows } = await tx.query<QueueRow>(
+      `SELECT ${SUMMARY_COLUMNS}, 0 AS queue_rank, ${patientName('s')}
+         FROM scans s WHERE ${where.join(' AND ')} ORDER BY s.received_at DESC, s.id DESC LIMIT ${limit}`,
+      values,
+    );
+    return rows;
   }
-  const { rows } = await tx.query<ScanSummaryRow>(
-    // The patient's name by primary key per row of the page, after the page is chosen.
-    `SELECT ${SUMMARY_COLUMNS}, (SELECT p.name_enc FROM patients p WHERE p.id = s.patient_id) AS patient_name_enc
-       FROM scans s
-      WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${param(q.limit)}`,
+
+  // Queue order (domain compareWorklist): group 0 = HIGH, plus ROUTINE waiting since before the
+  // cutoff; group 1 = the other ROUTINE cases; each by waiting time, then id. Each of the three
+  // parts is a range of the worklist index (org, status, priority_rank, status_since, id) read in
+  // order and cut at the page size, so a page costs three short index scans however long the
+  // queue; the outer sort orders at most three pages' rows.
+  const cutoff = param(q.cutoff); // the group-1 part below always uses it
+  const after = q.after;
+  const keyset = (rank: 0 | 1): string | null => {
+    if (!after) return 'true';
+    if (rank < after.rank) return null; // the cursor is past this whole group
+    if (rank > after.rank) return 'true';
+    return `(s.status_since, s.id) > (${param(after.at)}::timestamptz, ${param(after.id)}::uuid)`;
+  };
+  const parts: string[] = [];
+  const part = (rank: 0 | 1, condition: string) => {
+    const range = keyset(rank);
+    if (range === null) return;
+    parts.push(
+      `(SELECT ${SUMMARY_COLUMNS}, ${rank} AS queue_rank, s.status_since AS sort_at
+          FROM scans s WHERE ${where.join(' AND ')} AND ${condition} AND ${range}
+         ORDER BY s.status_since, s.id LIMIT ${limit})`,
+    );
+  };
+  part(0, 's.priority_rank = 0');
+  part(0, `s.priority_rank = 1 AND s.status_since < ${cutoff}::timestamptz`);
+  part(1, `s.priority_rank = 1 AND s.status_since >= ${cutoff}::timestamptz`);
+  if (parts.length === 0) return [];
+  const { rows } = await tx.query<QueueRow>(
+    `SELECT page.*, ${patientName('page')}
+       FROM (${parts.join(' UNION ALL ')}) page
+      ORDER BY page.queue_rank, page.sort_at, page.id LIMIT ${limit}`,
     values,
   );
   return rows;

@@ -1,31 +1,44 @@
 /**
  * The AI pre-read (SPEC M3–M6): a job per new scan, run by the worker. It reads the scan's bytes
- * (re-verifying their hash), decodes them in an isolated worker thread with hard limits, asks the
- * active model for an analysis, stores the Grad-CAM heatmap as an encrypted blob and the
- * embedding with the scan, and records the result through `recordAiResult`, the single entry
- * point that moves the scan to AI_ANALYZED and sets its priority.
+ * (re-verifying their hash), decodes them in an isolated worker thread with hard limits, runs the
+ * active model (services/ai-pipeline.ts), stores the grey Grad-CAM map and its colour overlay as
+ * encrypted blobs, and records the result through `recordAiResult`, the single entry point that
+ * writes a new analysis version, moves the scan to AI_ANALYZED and sets its priority.
+ *
+ * The same job with `rerun: true` is a doctor's request to analyse a scan again (for example
+ * after a model change): a new version, the scan's status and waiting time left as they are.
  */
 import { ImagingError, type DecodePool } from '@scanflow/imaging';
-import { renderHeatmapPng, type InferenceEngine } from '@scanflow/inference';
+import type { InferenceEngine } from '@scanflow/inference';
 import type { AppContext } from '../context.ts';
 import { withScope } from '../db/scope.ts';
 import { PermanentJobError, type JobHandler } from '../jobs/worker.ts';
 import { findScan } from '../repositories/scans.ts';
 import { IntegrityError } from '../storage/blob-store.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { runAnalysisPipeline } from './ai-pipeline.ts';
 import { flagIntegrityFailure, recordAiResult } from './scan-service.ts';
 
-// Heatmaps are stored at most this large on their longest side; the viewer scales them to the image.
-const HEATMAP_MAX_SIDE = 1024;
+/** What an AI job's payload carries: identifiers only. */
+export interface AiJobPayload {
+  scanId: string;
+  /** A doctor's re-run (POST /scans/{id}/analysis) rather than the automatic pre-read. */
+  rerun?: boolean;
+  requestedBy?: string;
+}
 
 export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, decoder: DecodePool): JobHandler {
   return async (job) => {
-    const scanId = String(job.payload.scanId);
+    const payload = job.payload as Partial<AiJobPayload>;
+    const scanId = String(payload.scanId);
+    const rerun = payload.rerun === true;
     const system = { orgId: job.orgId, userId: null, dbRole: 'system' as const };
     const row = await withScope(ctx.db, system, (tx) => findScan(tx, scanId));
     if (!row) throw new PermanentJobError('the scan no longer exists');
-    if (row.status !== 'PENDING_AI') return; // analysed already (a retried or duplicated job)
+    // Analysed already (a retried or duplicated pre-read job); a re-run applies to any status.
+    if (row.status !== 'PENDING_AI' && !rerun) return;
 
+    const started = performance.now();
     let bytes: Buffer;
     try {
       bytes = await ctx.blobs.get(row.blob_sha256);
@@ -34,13 +47,15 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
       await flagIntegrityFailure(ctx, row, error.message);
       throw new PermanentJobError('the stored image failed its integrity check');
     }
+    const read = performance.now() - started;
 
-    let image;
+    let result;
     try {
-      image = await decoder.decode(bytes, {
-        maxPixels: ctx.config.maxImagePixels,
-        maxDimension: ctx.config.maxImageDimension,
-      });
+      result = await runAnalysisPipeline(
+        bytes,
+        (b) => decoder.decode(b, { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension }),
+        engine,
+      );
     } catch (error) {
       if (!(error instanceof ImagingError)) throw error;
       await withScope(ctx.db, system, (tx) =>
@@ -58,23 +73,26 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
       throw new PermanentJobError(`the image could not be decoded: ${error.message}`);
     }
 
-    const analysis = await engine.analyse(image);
-    let heatmap: { label: string; sha256: string } | null = null;
-    if (analysis.heatmap) {
-      const scale = Math.min(1, HEATMAP_MAX_SIDE / Math.max(image.width, image.height));
-      const { png } = await renderHeatmapPng(analysis.heatmap, {
-        width: Math.max(1, Math.round(image.width * scale)),
-        height: Math.max(1, Math.round(image.height * scale)),
-      });
-      const stored = await ctx.blobs.put(png);
-      heatmap = { label: analysis.heatmap.label, sha256: stored.sha256 };
-    }
+    const { analysis, heatmapPng, overlayPng, timings } = result;
+    const t0 = performance.now();
+    const [heatmap, overlay] = await Promise.all([
+      heatmapPng ? ctx.blobs.put(heatmapPng) : null,
+      overlayPng ? ctx.blobs.put(overlayPng) : null,
+    ]);
+    const store = performance.now() - t0;
+    const explained = analysis.heatmap && heatmap && overlay ? analysis.heatmap : null;
     await recordAiResult(
       ctx,
       { orgId: job.orgId, scanId },
       {
         model: analysis.model,
-        labels: analysis.labels.map(({ id, display, probability }) => ({ id, display, probability })),
+        labels: analysis.labels.map(({ id, display, probability, threshold, positive }) => ({
+          id,
+          display,
+          probability,
+          threshold,
+          positive,
+        })),
         topFinding: analysis.topFinding
           ? {
               id: analysis.topFinding.id,
@@ -87,9 +105,15 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
         priorityScore: analysis.priorityScore,
         priority: analysis.priority,
         disclaimer: analysis.disclaimer,
-        heatmap,
+        heatmap: explained && overlay ? { label: explained.label, sha256: overlay.sha256 } : null,
       },
-      { embedding: analysis.embedding },
+      {
+        embedding: analysis.embedding,
+        heatmap: explained && heatmap ? { sha256: heatmap.sha256, method: explained.method } : null,
+        thresholds: analysis.thresholds,
+        timings: { read, ...timings, store },
+      },
+      { rerun, requestedBy: payload.requestedBy ?? null },
     );
     ctx.signals.emit('scan-analysed', { orgId: job.orgId, scanId, priority: analysis.priority });
   };

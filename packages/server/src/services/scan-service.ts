@@ -6,6 +6,7 @@
 import {
   AppError,
   decide,
+  maxWaitCutoff,
   notFound,
   planTransition,
   queueStatuses,
@@ -39,6 +40,7 @@ import {
   type WorklistCursor,
 } from '../repositories/scans.ts';
 import { enqueueJob } from '../jobs/queue.ts';
+import { insertAnalysis, type AnalysisTimings } from '../repositories/analyses.ts';
 import { LruCache } from './lru-cache.ts';
 import { AI_PREREAD_JOB, ingestInstances, type PatientChoice, type UploadedFile } from './ingest.ts';
 
@@ -149,9 +151,10 @@ export function decodeCursor(text: string): WorklistCursor {
       typeof value.at === 'string' &&
       !Number.isNaN(Date.parse(value.at)) &&
       typeof value.id === 'string' &&
-      /^[0-9a-f-]{36}$/.test(value.id)
+      /^[0-9a-f-]{36}$/.test(value.id) &&
+      (value.cutoff === undefined || (typeof value.cutoff === 'string' && !Number.isNaN(Date.parse(value.cutoff))))
     ) {
-      return { rank: value.rank, at: value.at, id: value.id };
+      return { rank: value.rank, at: value.at, id: value.id, ...(value.cutoff ? { cutoff: value.cutoff } : {}) };
     }
   } catch {
     // fall through to the error below
@@ -240,6 +243,10 @@ export class ScanService {
     order: 'queue' | 'newest',
   ): Promise<WorklistPage> {
     const { actor } = session;
+    const after = request.cursor ? decodeCursor(request.cursor) : undefined;
+    // The maximum-wait ceiling's cutoff is fixed when a paging session starts and travels in its
+    // cursor: later pages sort exactly as the first did, however much time passes between them.
+    const cutoff = after?.cutoff ?? maxWaitCutoff(new Date(), this.ctx.config.worklistMaxWaitMinutes).toISOString();
     const rows = await withScope(this.ctx.db, scopeOf(session), (tx) =>
       listScans(tx, {
         orgId: actor.orgId,
@@ -249,7 +256,8 @@ export class ScanService {
         from: request.from,
         to: request.to,
         priority: request.priority,
-        after: request.cursor ? decodeCursor(request.cursor) : undefined,
+        after,
+        cutoff,
         limit: request.limit + 1,
       }),
     );
@@ -258,9 +266,10 @@ export class ScanService {
     const nextCursor =
       rows.length > request.limit && last
         ? encodeCursor({
-            rank: last.priority === 'HIGH' ? 0 : 1,
+            rank: last.queue_rank,
             at: order === 'queue' ? last.status_since : last.received_at,
             id: last.id,
+            ...(order === 'queue' ? { cutoff } : {}),
           })
         : null;
     return { items: page.map((row) => toSummary(row, this.ctx.cipher)), nextCursor };
@@ -407,16 +416,28 @@ export class ScanService {
   }
 }
 
+/** What a run produced beyond the headline result: artefacts, thresholds and stage timings. */
+export interface AiArtefacts {
+  embedding?: number[];
+  /** The grey Grad-CAM map's blob (the colour overlay is `result.heatmap`). */
+  heatmap?: { sha256: string; method: 'gradcam' | 'occlusion' } | null;
+  thresholds?: { uncertain: number; high: number };
+  timings?: AnalysisTimings;
+}
+
 /**
- * Records the AI pre-read of a scan and moves it PENDING_AI → AI_ANALYZED. The single entry point
- * for AI results: the inference worker calls it (and, until that exists, tests do).
+ * Records an AI analysis of a scan: a new version in `analyses` (earlier runs stay as they were),
+ * the scan pointed at it, and the scan moved PENDING_AI → AI_ANALYZED. A re-run a doctor asked for
+ * (`rerun`) records a new version of a scan that is past PENDING_AI without moving it (nor its
+ * waiting time). The single entry point for AI results: the inference worker calls it (tests too).
  */
 export async function recordAiResult(
   ctx: AppContext,
   target: { orgId: string; scanId: string },
   result: AiResult,
-  artefacts: { embedding?: number[] } = {},
-): Promise<void> {
+  artefacts: AiArtefacts = {},
+  options: { rerun?: boolean; requestedBy?: string | null } = {},
+): Promise<{ analysisVersion: number }> {
   for (const label of result.labels) {
     if (!(label.probability >= 0 && label.probability <= 1)) {
       throw new AppError('validation_failed', `Probability for ${label.id} must be between 0 and 1`);
@@ -425,32 +446,70 @@ export async function recordAiResult(
   if (!(result.priorityScore >= 0 && result.priorityScore <= 1)) {
     throw new AppError('validation_failed', 'The priority score must be between 0 and 1');
   }
-  await withScope(ctx.db, { orgId: target.orgId, userId: null, dbRole: 'system' }, async (tx) => {
+  // The rule of @scanflow/inference's postprocess, for callers that did not say.
+  const highest = Math.max(0, ...result.labels.map((l) => l.probability));
+  const confidence = result.confidence ?? (result.topFinding ? result.topFinding.probability : 1 - highest);
+  const version = await withScope(ctx.db, { orgId: target.orgId, userId: null, dbRole: 'system' }, async (tx) => {
     const row = await findScan(tx, target.scanId);
     if (!row) throw notFound('Scan');
-    const plan = planTransition(row.status, 'system', { action: 'record_ai' });
+    const rerun = options.rerun === true && row.status !== 'PENDING_AI';
+    const plan = rerun
+      ? { action: 'ai_rerun', from: row.status, to: row.status }
+      : planTransition(row.status, 'system', { action: 'record_ai' });
+    const analysis = await insertAnalysis(tx, {
+      orgId: target.orgId,
+      scanId: row.id,
+      model: result.model,
+      labels: result.labels,
+      thresholds: {
+        labels: Object.fromEntries(
+          result.labels.flatMap((l) => (l.threshold === undefined ? [] : [[l.id, l.threshold]])),
+        ),
+        uncertain: artefacts.thresholds?.uncertain ?? null,
+        high: artefacts.thresholds?.high ?? null,
+      },
+      topFinding: result.topFinding,
+      confidence,
+      uncertain: result.uncertain,
+      priority: result.priority,
+      priorityScore: result.priorityScore,
+      heatmap:
+        result.heatmap && artefacts.heatmap
+          ? {
+              label: result.heatmap.label,
+              sha256: artefacts.heatmap.sha256,
+              overlaySha256: result.heatmap.sha256,
+              method: artefacts.heatmap.method,
+            }
+          : null,
+      embedding: artefacts.embedding ?? null,
+      timings: artefacts.timings ?? null,
+      requestedBy: options.requestedBy ?? null,
+    });
     const updated = await tx.query(
-      `UPDATE scans SET status = $3, version = version + 1, status_since = now(), updated_at = now(),
+      `UPDATE scans SET status = $3, version = version + 1, updated_at = now(),
+              status_since = CASE WHEN status = $3 THEN status_since ELSE now() END,
               ai_result = $4, ai_recorded_at = now(), priority = $5, priority_rank = $6, priority_score = $7,
-              embedding = $8, heatmap_sha256 = $9
+              embedding = $8, heatmap_sha256 = $9, analysis_id = $10
         WHERE id = $1 AND version = $2`,
       [
         row.id,
         row.version,
         plan.to,
-        result,
+        { ...result, confidence, analysisVersion: analysis.version },
         result.priority,
         result.priority === 'HIGH' ? 0 : 1,
         result.priorityScore,
         artefacts.embedding ?? null,
         result.heatmap?.sha256 ?? null,
+        analysis.id,
       ],
     );
     if (updated.rowCount !== 1) throw new AppError('stale_version', 'The scan changed while its result was recorded');
     await insertScanEvent(tx, {
       orgId: target.orgId,
       scanId: row.id,
-      action: 'record_ai',
+      action: plan.action,
       from: plan.from,
       to: plan.to,
       actorUserId: null,
@@ -465,9 +524,17 @@ export async function recordAiResult(
       resourceType: 'scan',
       resourceId: row.id,
       outcome: 'success',
+      details: {
+        model: result.model.name,
+        modelVersion: result.model.version,
+        analysisVersion: analysis.version,
+        requestedBy: options.requestedBy ?? null,
+      },
     });
+    return analysis.version;
   });
   ctx.signals.emit('scans-changed');
+  return { analysisVersion: version };
 }
 
 /** Marks a scan whose stored bytes no longer match their hash (SPEC L3) and audits it. */

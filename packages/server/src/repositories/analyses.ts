@@ -1,0 +1,127 @@
+/**
+ * SQL for versioned AI results (the `analyses` table). Every function takes a transaction the
+ * caller has scoped (db/scope.ts): row-level security gives an analysis the visibility of its scan.
+ */
+import type { Priority } from '@scanflow/domain';
+import type { Queryable } from '../db/database.ts';
+
+export interface AnalysisLabel {
+  id: string;
+  display: string;
+  probability: number;
+  /** Absent only in results recorded by callers that did not know the model's thresholds. */
+  threshold?: number;
+  positive?: boolean;
+}
+
+export interface AnalysisThresholds {
+  labels: Record<string, number>;
+  uncertain: number | null;
+  high: number | null;
+}
+
+/** Stage timings of one run, milliseconds: read (decrypt + verify), decode, … store (blobs). */
+export type AnalysisTimings = Partial<
+  Record<'read' | 'decode' | 'preprocess' | 'infer' | 'explain' | 'encode' | 'store', number>
+>;
+
+export interface NewAnalysis {
+  orgId: string;
+  scanId: string;
+  model: { name: string; version: string };
+  labels: AnalysisLabel[];
+  thresholds: AnalysisThresholds;
+  topFinding: { id: string; display: string; probability: number } | null;
+  confidence: number;
+  uncertain: boolean;
+  priority: Priority;
+  priorityScore: number;
+  heatmap: { label: string; sha256: string; overlaySha256: string | null; method: 'gradcam' | 'occlusion' } | null;
+  embedding: number[] | null;
+  timings: AnalysisTimings | null;
+  requestedBy: string | null;
+}
+
+export interface AnalysisRow {
+  id: string;
+  scan_id: string;
+  version: number;
+  model_name: string;
+  model_version: string;
+  labels: AnalysisLabel[];
+  thresholds: AnalysisThresholds;
+  top_finding: { id: string; display: string; probability: number } | null;
+  confidence: number;
+  uncertain: boolean;
+  priority: Priority;
+  priority_score: number;
+  heatmap_label: string | null;
+  heatmap_sha256: string | null;
+  overlay_sha256: string | null;
+  heatmap_method: 'gradcam' | 'occlusion' | null;
+  timings: AnalysisTimings | null;
+  requested_by: string | null;
+  created_at: Date;
+  /** Whether the scan points at this run. */
+  current: boolean;
+}
+
+/**
+ * Appends a run as the scan's next version. The caller holds the scan's row (it updates it in the
+ * same transaction, under its version check), so two runs of one scan cannot take one number.
+ */
+export async function insertAnalysis(tx: Queryable, a: NewAnalysis): Promise<{ id: string; version: number }> {
+  const { rows } = await tx.query<{ id: string; version: number }>(
+    `INSERT INTO analyses (org_id, scan_id, version, model_name, model_version, labels, thresholds, top_finding,
+                           confidence, uncertain, priority, priority_score, heatmap_label, heatmap_sha256,
+                           overlay_sha256, heatmap_method, embedding, timings, requested_by)
+     VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM analyses WHERE scan_id = $2), $3, $4, $5, $6, $7,
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+     RETURNING id, version`,
+    [
+      a.orgId,
+      a.scanId,
+      a.model.name,
+      a.model.version,
+      JSON.stringify(a.labels),
+      a.thresholds,
+      a.topFinding,
+      a.confidence,
+      a.uncertain,
+      a.priority,
+      a.priorityScore,
+      a.heatmap?.label ?? null,
+      a.heatmap?.sha256 ?? null,
+      a.heatmap?.overlaySha256 ?? null,
+      a.heatmap?.method ?? null,
+      a.embedding,
+      a.timings,
+      a.requestedBy,
+    ],
+  );
+  return rows[0]!;
+}
+
+const COLUMNS = `a.id, a.scan_id, a.version, a.model_name, a.model_version, a.labels, a.thresholds, a.top_finding,
+  a.confidence, a.uncertain, a.priority, a.priority_score, a.heatmap_label, a.heatmap_sha256, a.overlay_sha256,
+  a.heatmap_method, a.timings, a.requested_by, a.created_at, (s.analysis_id = a.id) AS current`;
+
+/** One run of a scan: the given version, or the scan's current one. */
+export async function findAnalysis(tx: Queryable, scanId: string, version?: number): Promise<AnalysisRow | null> {
+  const { rows } = await tx.query<AnalysisRow>(
+    version === undefined
+      ? `SELECT ${COLUMNS} FROM scans s JOIN analyses a ON a.id = s.analysis_id WHERE s.id = $1`
+      : `SELECT ${COLUMNS} FROM analyses a JOIN scans s ON s.id = a.scan_id WHERE a.scan_id = $1 AND a.version = $2`,
+    version === undefined ? [scanId] : [scanId, version],
+  );
+  return rows[0] ?? null;
+}
+
+/** Every run of a scan, newest first. */
+export async function listAnalyses(tx: Queryable, scanId: string): Promise<AnalysisRow[]> {
+  const { rows } = await tx.query<AnalysisRow>(
+    `SELECT ${COLUMNS} FROM analyses a JOIN scans s ON s.id = a.scan_id WHERE a.scan_id = $1 ORDER BY a.version DESC`,
+    [scanId],
+  );
+  return rows;
+}

@@ -1,0 +1,72 @@
+/**
+ * One image's analysis, as the pre-read worker and `scanflow analyze` both run it: decode (the
+ * caller says how: an isolated worker thread in the server, in process for the CLI), the model
+ * through its `InferenceEngine` (preprocess, ONNX Runtime, postprocess, Grad-CAM), and the heatmap
+ * rendered twice — the grey map (the data) and the colour overlay (for the viewer) — each timed.
+ */
+import type { DecodedImage } from '@scanflow/imaging';
+import { renderHeatmapGreyPng, renderHeatmapPng, type Analysis, type InferenceEngine } from '@scanflow/inference';
+
+// Heatmaps are stored at most this large on their longest side. The Grad-CAM grid is 16×16, so
+// 256 px is 16 px per cell, smooth already; the viewer scales the overlay to the image. (At 1024 px
+// rendering cost more than the model itself.)
+export const HEATMAP_MAX_SIDE = 256;
+
+export interface PipelineTimings {
+  decode: number;
+  preprocess: number;
+  infer: number;
+  explain: number;
+  encode: number;
+}
+
+export interface PipelineResult {
+  image: { width: number; height: number; format: string };
+  analysis: Analysis;
+  /** Grey 8-bit PNG of the map and the RGBA colour overlay, both at the image's aspect; null without a heatmap. */
+  heatmapPng: Uint8Array | null;
+  overlayPng: Uint8Array | null;
+  timings: PipelineTimings;
+}
+
+export async function runAnalysisPipeline(
+  bytes: Uint8Array,
+  decode: (bytes: Uint8Array) => Promise<DecodedImage>,
+  engine: InferenceEngine,
+): Promise<PipelineResult> {
+  const t0 = performance.now();
+  const image = await decode(bytes);
+  const t1 = performance.now();
+  const analysis = await engine.analyse(image);
+  const t2 = performance.now();
+  let heatmapPng: Uint8Array | null = null;
+  let overlayPng: Uint8Array | null = null;
+  if (analysis.heatmap) {
+    const scale = Math.min(1, HEATMAP_MAX_SIDE / Math.max(image.width, image.height));
+    const size = {
+      width: Math.max(1, Math.round(image.width * scale)),
+      height: Math.max(1, Math.round(image.height * scale)),
+    };
+    // sharp encodes on libuv's thread pool: the two encodes overlap.
+    const [grey, overlay] = await Promise.all([
+      renderHeatmapGreyPng(analysis.heatmap, size),
+      renderHeatmapPng(analysis.heatmap, size),
+    ]);
+    heatmapPng = grey.png;
+    overlayPng = overlay.png;
+  }
+  const t3 = performance.now();
+  return {
+    image: { width: image.width, height: image.height, format: image.format },
+    analysis,
+    heatmapPng,
+    overlayPng,
+    timings: {
+      decode: t1 - t0,
+      preprocess: analysis.timingsMs.preprocess,
+      infer: analysis.timingsMs.inference,
+      explain: analysis.timingsMs.explain,
+      encode: t3 - t2,
+    },
+  };
+}
