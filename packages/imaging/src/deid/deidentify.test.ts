@@ -87,6 +87,64 @@ describe('deidentifyDicom (PS3.15 Basic Application Level Confidentiality Profil
     expect(warnings.join(' ')).toMatch(/burned-in/); // OT without (0028,0301)
   });
 
+  it('leaves no identifying value anywhere in the bytes: nested sequences, private tags, free text, AE titles', () => {
+    const secrets = {
+      name: 'Holmes^Sherlock',
+      id: 'PID-221B',
+      accession: 'ACC-99172',
+      institution: 'Baker Street Clinic',
+      station: 'XRAY-ROOM-7',
+      comment: 'seen by Dr Watson',
+      nested: 'Hudson^Martha',
+      nestedId: 'NESTED-ID-4411',
+      privateText: 'private-mycroft',
+      deepPrivate: 'deep-private-moriarty',
+      operator: 'Lestrade^G',
+      aet: 'BAKER_AET',
+      url: 'https://pacs.example/studies/1.2.826.0.1.3680043.8.498.1',
+      uid: '1.2.826.0.1.3680043.8.498.77',
+      date: '19541106',
+    };
+    const input = part10(
+      imageDataset({
+        rows: 2,
+        columns: 2,
+        pixels: Uint8Array.of(1, 2, 3, 4),
+        extra: [
+          text(0x00080050, 'SH', secrets.accession),
+          text(0x00080055, 'AE', secrets.aet),
+          text(0x00080080, 'LO', secrets.institution),
+          text(0x00081010, 'SH', secrets.station),
+          text(0x00081070, 'PN', secrets.operator),
+          text(0x00081190, 'UR', secrets.url),
+          text(0x00090010, 'LO', 'SHERLOCK PRIVATE'),
+          text(0x00091001, 'LO', secrets.privateText),
+          text(0x00100010, 'PN', secrets.name),
+          text(0x00100020, 'LO', secrets.id),
+          text(0x00100030, 'DA', secrets.date),
+          text(0x00204000, 'LT', secrets.comment),
+          sq(0x00081140, [text(0x00081155, 'UI', secrets.uid)]),
+          sq(0x00400275, [text(0x00401001, 'SH', secrets.nestedId)]),
+          sq(0x0040a730, [text(0x0040a123, 'PN', secrets.nested)]),
+          sq(0x00540016, [
+            text(0x00181070, 'LO', 'ok'),
+            text(0x00190010, 'LO', 'CREATOR'),
+            text(0x00191002, 'LO', secrets.deepPrivate),
+            text(0x0040a123, 'PN', secrets.nested),
+            text(0x00080081, 'ST', secrets.comment),
+          ]),
+        ],
+      }),
+    );
+    const out = deidentifyDicom(input, { uidSecret: SECRET, burnedInAnnotation: 'warn' }).bytes;
+    const latin1 = Buffer.from(out).toString('latin1');
+    for (const [what, value] of Object.entries(secrets)) expect(latin1, what).not.toContain(value);
+    // The sequence that is not identifying stays, emptied of what was.
+    const kept = parseDicom(out).dataset.elements.get(0x00540016)?.items?.[0];
+    expect(getString(kept!, 0x00181070)).toBe('ok');
+    expect([...kept!.elements.keys()]).toEqual([0x00181070]);
+  });
+
   it('remaps UIDs consistently under 2.25, keeps DICOM-defined UIDs, and keeps the pixels', async () => {
     const a = deidentifyDicom(identifiable(), { uidSecret: SECRET });
     const b = deidentifyDicom(identifiable(), { uidSecret: SECRET });

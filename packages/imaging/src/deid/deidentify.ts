@@ -41,6 +41,8 @@ const DICOM_ROOT = '1.2.840.10008.';
 /** Modalities whose images often carry burned-in text when the attribute is absent. */
 const BURN_IN_PRONE = new Set(['US', 'SC', 'OT', 'XC', 'ES', 'GM', 'SM', 'DOC']);
 const MAX_DEPTH = 16;
+/** Value representations removed wherever they are not named by the profile table. */
+const REMOVED_VRS = new Set(['LT', 'ST', 'UT', 'UC', 'UR', 'AE', 'UN']);
 
 /** A UID under the 2.25 root from a keyed hash of the original (PS3.5 B.2, ISO/IEC 9834-8). */
 export function remapUid(uid: string, secret: string): string {
@@ -135,6 +137,8 @@ export function deidentifyDicom(bytes: Uint8Array, options: DeidentifyOptions): 
           );
       } else if (el.vr === 'TM') {
         if (shift === undefined) delete ds[key];
+      } else if (REMOVED_VRS.has(el.vr)) {
+        delete ds[key]; // free text, AE titles and values of unknown meaning (see profile.ts)
       }
     }
   };
