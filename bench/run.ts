@@ -327,7 +327,10 @@ interface Section {
   name: string;
   load: () => Promise<{ run(): Promise<{ table: string; json: unknown }> }>;
 }
-const SECTIONS: Section[] = [];
+const SECTIONS: Section[] = [
+  // DIMSE ingest rate: storescu → Scanflow's DICOM listener and → Orthanc, in the same run.
+  { name: 'dimse', load: () => import('./dimse.ts') },
+];
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (name: string) => !only || only.includes(name);
 

@@ -103,14 +103,18 @@ async function storeAndRecord(
   probes: ImageProbe[],
 ): Promise<IngestedInstance[]> {
   const { files, actor, orgId } = request;
-  const stored: { sha256: string; created: boolean }[] = [];
+  // Sealing and writing the blobs overlaps with the transaction's first statements (scope,
+  // duplicate check, patient); each scan row waits for its blob, so no row exists without one.
+  const stored: ({ sha256: string; created: boolean } | undefined)[] = [];
+  const writes = files.map((file, index) => ctx.blobs.put(file.bytes).then((blob) => (stored[index] = blob)));
+  // Awaited below or in the clean-up; marked handled now so an early failure is not "unhandled".
+  for (const write of writes) write.catch(() => undefined);
+  let ingested: IngestedInstance[];
   try {
-    for (const file of files) stored.push(await ctx.blobs.put(file.bytes));
-    const ingested = await withScope(ctx.db, actor.scope, async (tx) => {
+    ingested = await withScope(ctx.db, actor.scope, async (tx) => {
       const out: IngestedInstance[] = [];
       for (const [index, file] of files.entries()) {
         const probe = probes[index]!;
-        const blob = stored[index]!;
         const sop = probe.dicom?.sopInstanceUid ?? null;
         const existing = sop ? await findScanBySopInstance(tx, sop) : null;
         if (existing) {
@@ -123,6 +127,7 @@ async function storeAndRecord(
           continue;
         }
         const patient = await resolvePatient(ctx, tx, request, probe);
+        const blob = await writes[index]!;
         const { id } = await insertScan(tx, {
           orgId,
           patientId: patient.id,
@@ -167,20 +172,24 @@ async function storeAndRecord(
       }
       return out;
     });
-    // A duplicate's bytes are not kept: the organisation's existing instance stands.
-    await Promise.all(
-      ingested.flatMap((item, i) =>
-        item.duplicate && stored[i]!.created ? [ctx.blobs.discard(stored[i]!.sha256)] : [],
-      ),
-    );
-    ctx.signals.emit('scans-changed');
-    if (ingested.some((item) => !item.duplicate)) ctx.signals.emit('jobs');
-    return ingested;
   } catch (error) {
     // Nothing partial: remove blobs this call wrote (content that existed before stays).
-    await Promise.all(stored.filter((b) => b.created).map((b) => ctx.blobs.discard(b.sha256)));
+    await Promise.allSettled(writes);
+    await Promise.all(stored.flatMap((b) => (b?.created ? [ctx.blobs.discard(b.sha256)] : [])));
     throw error;
   }
+  // Committed: nothing below may remove a blob that a row refers to.
+  await Promise.allSettled(writes);
+  // A duplicate's bytes are not kept: the organisation's existing instance stands.
+  await Promise.allSettled(
+    ingested.flatMap((item, i) => {
+      const blob = stored[i];
+      return item.duplicate && blob?.created ? [ctx.blobs.discard(blob.sha256)] : [];
+    }),
+  );
+  ctx.signals.emit('scans-changed');
+  if (ingested.some((item) => !item.duplicate)) ctx.signals.emit('jobs');
+  return ingested;
 }
 
 async function findScanBySopInstance(tx: Queryable, sopInstanceUid: string): Promise<ScanRow | null> {
