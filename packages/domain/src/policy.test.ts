@@ -34,6 +34,18 @@ describe('access policy', () => {
     });
   });
 
+  it('lets verified doctors and administrators with a second factor export de-identified copies', () => {
+    const action = 'scan.export_deidentified';
+    expect(decide(actor({}), action, scan()).allow).toBe(true);
+    expect(decide(actor({ role: 'admin', mfa: true }), action, scan()).allow).toBe(true);
+    expect(decide(actor({ role: 'admin' }), action, scan())).toMatchObject({ code: 'mfa_required' });
+    expect(decide(actor({ clinicianVerified: false }), action, scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'pharmacist' }), action, scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'patient', userId: 'p1' }), action, scan())).toMatchObject({ code: 'forbidden' });
+    expect(decide(actor({ role: 'patient', userId: 'p2' }), action, scan())).toMatchObject({ code: 'not_found' });
+    expect(decide(actor({}), action, scan({ orgId: 'org-b' }))).toMatchObject({ code: 'not_found' });
+  });
+
   it('keeps unverified clinicians away from clinical data', () => {
     expect(decide(actor({ clinicianVerified: false }), 'scan.read', scan()).allow).toBe(false);
     expect(decide(actor({ clinicianVerified: false }), 'scan.list', { kind: 'organisation', orgId: org }).allow).toBe(

@@ -28,6 +28,8 @@ export type Action =
   | 'scan.transition'
   // AI (SPEC M1–M3): re-running a scan's analysis, and reading which model is active and its card.
   | 'scan.reanalyse'
+  // A de-identified copy (PS3.15) for research, teaching or an outside opinion (SPEC I4).
+  | 'scan.export_deidentified'
   | 'model.read'
   | 'user.list'
   | 'user.verify_clinician'
@@ -141,6 +143,24 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
       }
       return allow;
     }
+
+    // De-identified copies leave the organisation's control, so doctors and administrators decide;
+    // a patient already has their own original (scan.read), pharmacists have no use for one.
+    case 'scan.export_deidentified':
+      if (resource.kind !== 'scan') return deny('forbidden', 'Not a scan');
+      if (actor.role === 'patient') {
+        return resource.patientUserId === actor.userId
+          ? deny(
+              'forbidden',
+              'Download your own image instead; de-identified exports are for doctors and administrators',
+            )
+          : deny('not_found', 'Patients see only their own scans');
+      }
+      if (actor.role === 'admin') return adminOnly(actor);
+      if (actor.role !== 'doctor')
+        return deny('forbidden', 'Only doctors and administrators export de-identified copies');
+      if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
+      return allow;
 
     // A re-run is a doctor's call (after a model change, or a read they doubt); the AI decides nothing.
     case 'scan.reanalyse':
