@@ -25,7 +25,13 @@ interface Subcommand {
   usage: string;
   load: () => Promise<{ run(argv: string[]): Promise<number> }>;
 }
-const SUBCOMMANDS: Record<string, Subcommand> = {};
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  analyze: {
+    usage: `  analyze FILE… [--json] [--model NAME] [--heatmaps DIR]
+                             The AI pre-read of image files, without a server: one JSON result per file`,
+    load: () => import('./cli/analyze.ts'),
+  },
+};
 
 const USAGE = `Usage: scanflow <command> [options]
 
