@@ -212,7 +212,7 @@ export class DiscussionService {
         `SELECT 1 FROM second_opinions WHERE scan_id = $1 AND requested_of = $2 AND status = 'requested'`,
         [scanId, input.doctorId],
       );
-      if (open.rowCount > 0) throw conflict('This doctor already has an open request for this case');
+      if (open.rows.length > 0) throw conflict('This doctor already has an open request for this case');
       const { rows } = await tx.query<{ id: string }>(
         `INSERT INTO second_opinions (org_id, scan_id, requested_by, requested_of, note_enc)
          VALUES ($1, $2, $3, $4, $5) RETURNING id`,
