@@ -328,8 +328,12 @@ interface Section {
   load: () => Promise<{ run(): Promise<{ table: string; json: unknown }> }>;
 }
 const SECTIONS: Section[] = [
+  // AI pre-read: time-to-triage, stage timings, sustained scans/s by workers (issue 4).
+  { name: 'ai-throughput', load: () => import('./ai-throughput.ts') },
   // DIMSE ingest rate: storescu → Scanflow's DICOM listener and → Orthanc, in the same run.
   { name: 'dimse', load: () => import('./dimse.ts') },
+  // Live updates: WebSocket fan-out latency to 500 clients and events/s (issue 7).
+  { name: 'live', load: () => import('./live.ts') },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (name: string) => !only || only.includes(name);
