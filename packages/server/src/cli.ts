@@ -31,6 +31,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
                              The AI pre-read of image files, without a server: one JSON result per file`,
     load: () => import('./cli/analyze.ts'),
   },
+  deidentify: {
+    usage: `  deidentify IN… --out DIR [--shift-dates DAYS] [--allow-burned-in] [--uid-secret S]
+                             DICOM files de-identified (PS3.15 basic profile), offline: one file each in DIR`,
+    load: () => import('./cli/deidentify.ts'),
+  },
 };
 
 const USAGE = `Usage: scanflow <command> [options]

@@ -18,6 +18,7 @@ import { ScanService } from '../services/scan-service.ts';
 import { UserService } from '../services/user-service.ts';
 import { RenditionService } from '../services/rendition-service.ts';
 import { DicomWebService } from '../services/dicomweb-service.ts';
+import { DeidentifiedExportService } from '../services/deidentified-export.ts';
 import { DiscussionService } from '../services/discussion-service.ts';
 import { AnnotationService } from '../services/annotation-service.ts';
 import { handleError } from './errors.ts';
@@ -28,6 +29,7 @@ import { authRoutes } from './routes/auth.ts';
 import { scanRoutes } from './routes/scans.ts';
 import { analysisRoutes } from './routes/analysis.ts';
 import { dicomWebRoutes } from './routes/dicomweb.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { dicomPeerRoutes } from './routes/dicom-peers.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -42,6 +44,8 @@ export interface Services {
   renditions: RenditionService;
   discussion: DiscussionService;
   annotations: AnnotationService;
+  dicomweb: DicomWebService;
+  exports: DeidentifiedExportService;
 }
 
 export type App = FastifyInstance;
@@ -83,6 +87,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
     annotations: new AnnotationService(ctx),
     renditions,
     dicomweb: new DicomWebService(ctx, scans, renditions),
+    exports: new DeidentifiedExportService(ctx, scans),
   });
   app.decorateRequest('session', null);
   app.decorateRequest('auditTarget', null as unknown as AuditTarget);
@@ -205,6 +210,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
   await app.register(analysisRoutes, { prefix: '/api/v1' });
   await app.register(dicomWebRoutes, { prefix: '/dicom-web' });
+  await app.register(exportRoutes, { prefix: '/api/v1/scans' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
   await app.register(discussionRoutes, { prefix: '/api/v1' });
   await app.register(liveRoutes);
