@@ -8,6 +8,7 @@ import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { Alert, Link } from './components/ui.tsx';
 import { match, navigate, useLocation } from './lib/router.ts';
 import { Audit, AdminDashboard, Outbox, Users } from './pages/Admin.tsx';
+import { AdminIntegrity } from './pages/AdminIntegrity.tsx';
 import { CaseView } from './pages/CaseView.tsx';
 import { PatientDashboard } from './pages/PatientDashboard.tsx';
 import { Register } from './pages/Register.tsx';
@@ -27,6 +28,7 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
     { to: '/admin/users', label: 'Users' },
     { to: '/admin/outbox', label: 'Outbox' },
     { to: '/admin/audit', label: 'Audit' },
+    { to: '/admin/integrity', label: 'Integrity' },
   ],
 };
 
@@ -136,6 +138,7 @@ function Page({ path }: { path: string }) {
       if (path === '/admin/users') return <Users pendingOnly={false} />;
       if (path === '/admin/outbox') return <Outbox />;
       if (path === '/admin/audit') return <Audit />;
+      if (path === '/admin/integrity') return <AdminIntegrity />;
       break;
   }
   if (path === '/register' || path === '/sign-in') return <Redirect />;

@@ -19,11 +19,14 @@ import {
   type TestUser,
 } from '../../server/test/harness.ts';
 import { dicomBytes, pngBytes } from '../../server/test/fixtures.ts';
-import { imageDataset, part10 } from '../../imaging/src/testing/dicom-writer.ts';
+import { imageDataset, part10, text } from '../../imaging/src/testing/dicom-writer.ts';
+import sharp from 'sharp';
+import { startBackgroundWork } from '../../server/src/background.ts';
 import { renderHeatmapPng } from '@scanflow/inference';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../scripts/ensure-built.ts';
 
+const DEMO_SCANS = fileURLToPath(new URL('../../../models/chest-xray-phantom/demo/', import.meta.url));
 const SCREENSHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
 const CHROMIUM_ARGS = [
   '--headless',
@@ -161,6 +164,37 @@ function aiResult(priority: 'HIGH' | 'ROUTINE', top: number) {
     priority,
     disclaimer: 'AI output supports clinical judgement and is not a diagnosis.',
   };
+}
+
+/**
+ * One of the model's demonstration phantoms as a DICOM file: the 16-bit PNG holds 12-bit values
+ * times 16; the DICOM stores them as 12 bits in 16, with the window index.json gives and a pixel
+ * spacing of 0.3 mm, so that measurements come out in millimetres.
+ */
+async function phantomDicom(name: string): Promise<Buffer> {
+  const index = JSON.parse(readFileSync(`${DEMO_SCANS}index.json`, 'utf8')) as {
+    items: { file: string; window: { center: number; width: number } }[];
+  };
+  const item = index.items.find((i) => i.file === `demo/${name}.png`)!;
+  const { data, info } = await sharp(readFileSync(`${DEMO_SCANS}${name}.png`))
+    .toColourspace('grey16') // else sharp hands back 8 bits
+    .raw({ depth: 'ushort' })
+    .toBuffer({ resolveWithObject: true });
+  const stored = new Uint16Array(info.width * info.height);
+  for (let i = 0; i < stored.length; i++) stored[i] = data.readUInt16LE(i * 2) >> 4;
+  const dataset = imageDataset({
+    rows: info.height,
+    columns: info.width,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    pixels: new Uint8Array(stored.buffer),
+    extra: [
+      text(0x00280030, 'DS', '0.3\\0.3'),
+      text(0x00281050, 'DS', String(item.window.center / 16)),
+      text(0x00281051, 'DS', String(item.window.width / 16)),
+    ],
+  });
+  return Buffer.from(part10(dataset));
 }
 
 describe('the built app', () => {
@@ -635,6 +669,135 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('table', { name: 'Audit events' }).waitFor();
   });
+
+  it(
+    'the whole flow: a patient uploads a phantom DICOM, a doctor verifies with a second opinion, the pharmacist prescribes, the admin approves, the patient downloads the PDF',
+    { timeout: 300_000 },
+    async () => {
+      const org = uniqueSlug();
+      const [patient, doctor, colleague, pharmacist, admin] = await Promise.all([
+        createUser(t, org, 'patient'),
+        createUser(t, org, 'doctor'),
+        createUser(t, org, 'doctor'),
+        createUser(t, org, 'pharmacist'),
+        createUser(t, org, 'admin'),
+      ]);
+      // The real AI pre-read and report jobs, for this organisation only.
+      const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+      const background = await startBackgroundWork(t.ctx, quiet, { pollMs: 200, orgIds: [patient.orgId] });
+      try {
+        // The doctor's worklist is open and live before anything arrives.
+        const doc = await newPage();
+        await useSession(doc, doctor);
+        await doc.getByText('Nothing waiting.').waitFor();
+        await expect.poll(() => doc.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+
+        // The patient uploads a phantom DICOM (and a text file posing as a PNG, refused with a message).
+        const pat = await newPage();
+        await signIn(pat, patient);
+        await pat.getByRole('heading', { name: 'My scans' }).waitFor();
+        await pat.locator('#upload-input').setInputFiles([
+          { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image\n') },
+          { name: 'chest.dcm', mimeType: 'application/dicom', buffer: await phantomDicom('05-pneumothorax') },
+        ]);
+        expect(await pat.locator('li.upload-failed[data-file="notes.png"] .upload-message').textContent()).toMatch(
+          /notes\.png/,
+        );
+        await pat.locator('li.upload-done[data-file="chest.dcm"]').waitFor();
+        const card = pat.locator('li.scan-card').first();
+        const scanId = (await card.getAttribute('data-scan-id'))!;
+
+        // The AI reads it; the case appears at the top of the doctor's worklist without a reload, HIGH.
+        const top = doc.locator('table.worklist tbody tr').first();
+        await expect.poll(() => top.getAttribute('data-scan-id'), { timeout: 90_000 }).toBe(scanId);
+        expect(await top.locator('[data-priority]').textContent()).toContain('HIGH');
+        await doc.getByTestId('toast').first().waitFor();
+        await top.getByRole('link', { name: /Open/ }).click();
+        expect(await doc.getByTestId('ai-top-finding').textContent()).toContain('Pneumothorax');
+        const canvas = doc.getByTestId('scan-canvas');
+        await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('on');
+        await doc.getByRole('button', { name: 'AI heatmap' }).click();
+        await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('off');
+        await doc.getByRole('button', { name: 'AI heatmap' }).click();
+        await expect.poll(() => canvas.getAttribute('data-heatmap')).toBe('on');
+        // A measurement on a DICOM with a pixel spacing is in millimetres.
+        await doc.getByRole('button', { name: 'Measure', exact: true }).click();
+        const box = (await doc.locator('.viewer-viewport').boundingBox())!;
+        await doc.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+        await doc.mouse.down();
+        await doc.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.3, { steps: 5 });
+        await doc.mouse.up();
+        const mark = doc.locator('ul[aria-label="Annotations on this scan"] li').first();
+        await mark.waitFor();
+        expect(await mark.textContent()).toMatch(/Length · \d+(\.\d)? mm/);
+
+        // A second opinion from a colleague, answered through the chat.
+        await doc.getByLabel('Ask a doctor').selectOption(colleague.id);
+        await doc.getByRole('button', { name: 'Ask for a second opinion' }).click();
+        const col = await newPage();
+        await useSession(col, colleague);
+        await col.locator(`section.second-opinions li[data-scan-id="${scanId}"]`).getByRole('link').click();
+        await col.getByLabel('Your answer').fill('Agree: right pneumothorax.');
+        await col.getByRole('button', { name: 'Send answer' }).click();
+        await doc.locator('ol.chat-list li').filter({ hasText: 'Agree: right pneumothorax.' }).waitFor();
+
+        await doc.getByRole('textbox', { name: 'Findings', exact: true }).fill('Right pneumothorax.');
+        await doc.getByLabel('Impression').fill('Pneumothorax; second opinion concurs.');
+        await shot(doc, 'flow-doctor-case');
+        await doc.getByRole('button', { name: 'Verify' }).click();
+        await doc.getByText('Verified. The case has gone to the pharmacist.').waitFor();
+
+        // The pharmacist: a validation message, then the prescription.
+        const rx = await newPage(TABLET);
+        await signIn(rx, pharmacist);
+        await rx.locator(`tr[data-scan-id="${scanId}"]`).getByRole('link', { name: /Open/ }).click();
+        await rx.getByLabel('Drug').fill('Paracetamol');
+        await rx.getByLabel('Dose').fill('a lot');
+        await rx.getByLabel('Frequency').fill('four times daily');
+        await rx.getByLabel('Duration').fill('5 days');
+        await rx.getByRole('button', { name: 'Complete' }).click();
+        expect(await rx.getByRole('alert').first().textContent()).toMatch(/dose "a lot" must be an amount and a unit/);
+        await rx.getByLabel('Dose').fill('1 g');
+        await rx.getByRole('button', { name: 'Complete' }).click();
+        await rx.getByText('Prescription saved').waitFor();
+
+        // The admin signs in with a TOTP code and approves.
+        const adm = await newPage();
+        await signIn(adm, admin);
+        const code = await generate({ secret: admin.totpSecret!, epoch: Math.floor(Date.now() / 1000) + 30 });
+        await adm.getByLabel('Authenticator code').fill(code);
+        await adm.getByRole('button', { name: 'Continue' }).click();
+        await adm.getByRole('heading', { name: 'Dashboard' }).waitFor();
+        await adm.goto(`/scans/${scanId}`);
+        await adm.getByRole('heading', { name: 'Prescription', exact: true }).waitFor();
+        await adm.getByRole('button', { name: 'Approve' }).click();
+        await adm.getByText('Approved. The report is ready.').waitFor();
+
+        // The patient's page shows the report live; the PDF downloads once the report job has made it.
+        await card.locator('[data-status="REPORT_READY"]').waitFor({ timeout: 30_000 });
+        await expect
+          .poll(
+            async () => {
+              const download = pat.waitForEvent('download', { timeout: 3000 }).catch(() => null);
+              await card.getByRole('button', { name: 'Download report (PDF)' }).click();
+              return download;
+            },
+            { timeout: 60_000, interval: 1000 },
+          )
+          .not.toBeNull();
+        const [download] = await Promise.all([
+          pat.waitForEvent('download'),
+          card.getByRole('button', { name: 'Download report (PDF)' }).click(),
+        ]);
+        const pdf = readFileSync(await download.path());
+        expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+        await shot(pat, 'flow-patient-report');
+        for (const p of [doc, pat, col, rx, adm]) expect((p as Page & { problems?: string[] }).problems).toEqual([]);
+      } finally {
+        await background.stop();
+      }
+    },
+  );
 
   it('a new urgent case appears at the top of an open worklist live, with a notification, without a reload', async () => {
     const org = uniqueSlug();

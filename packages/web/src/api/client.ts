@@ -14,6 +14,10 @@ import type {
   SecondOpinion,
   AuditEvent,
   AuditQuery,
+  Checkpoint,
+  Delivery,
+  IntegrityAlert,
+  SecuritySignals,
   LoginResult,
   OutboxMessage,
   Page,
@@ -272,6 +276,15 @@ function query(params: object): string {
   return text ? `?${text}` : '';
 }
 
+/** A file the API sends as an attachment, with the name it gives (or `fallback`). */
+async function download(path: string, fallback: string): Promise<{ blob: Blob; filename: string }> {
+  const response = await authorised('GET', path, {});
+  if (!response.ok) throw await errorFrom(response);
+  const disposition = response.headers.get('content-disposition') ?? '';
+  const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallback;
+  return { blob: await response.blob(), filename };
+}
+
 // ---------------------------------------------------------------- uploads
 
 export interface UploadProgress {
@@ -415,13 +428,10 @@ export const api = {
   transition: (id: string, input: TransitionInput) =>
     request<ScanDetail>('POST', `/scans/${encodeURIComponent(id)}/transitions`, { body: input }),
   /** The original image bytes as uploaded (DICOM, PNG, JPEG or TIFF), with the server's file name. */
-  async original(id: string): Promise<{ blob: Blob; filename: string }> {
-    const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/image`, {});
-    if (!response.ok) throw await errorFrom(response);
-    const disposition = response.headers.get('content-disposition') ?? '';
-    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `scan-${id}`;
-    return { blob: await response.blob(), filename };
-  },
+  original: (id: string) => download(`/scans/${encodeURIComponent(id)}/image`, `scan-${id}`),
+  /** The signed PDF report of an approved case. */
+  report: (id: string) => download(`/scans/${encodeURIComponent(id)}/report`, `report-${id}.pdf`),
+  deliveries: (id: string) => request<{ items: Delivery[] }>('GET', `/scans/${encodeURIComponent(id)}/deliveries`),
   /** A PNG rendition of one frame for display, with the window the server applied. */
   async rendition(id: string, options: RenditionOptions = {}): Promise<Rendition> {
     const response = await authorised('GET', `/scans/${encodeURIComponent(id)}/rendition${query(options)}`, {
@@ -489,5 +499,9 @@ export const api = {
   userAction: (id: string, action: 'verify' | 'disable' | 'enable' | 'reset-second-factor') =>
     request<AdminUser>('POST', `/admin/users/${encodeURIComponent(id)}/${action}`),
   outbox: () => request<{ items: OutboxMessage[] }>('GET', '/admin/outbox'),
+  outboxAttachment: (id: string) => download(`/admin/outbox/${encodeURIComponent(id)}/attachment`, `attachment-${id}`),
+  securitySignals: () => request<SecuritySignals>('GET', '/admin/security-signals'),
+  alerts: () => request<{ items: IntegrityAlert[] }>('GET', '/admin/alerts'),
+  latestCheckpoint: () => request<Checkpoint>('GET', '/ledger/checkpoints/latest'),
   audit: (q: AuditQuery = {}) => request<{ items: AuditEvent[] }>('GET', `/audit${query(q)}`),
 };

@@ -148,6 +148,8 @@ export interface OutboxMessage {
   body: string;
   status: string;
   createdAt: string;
+  /** Older servers leave it out. */
+  attachment?: { name: string; type: string } | null;
 }
 
 export interface AuditEvent {
@@ -232,3 +234,59 @@ export type LiveEvent =
   | { kind: 'discussion.message'; id: number; at: string; data: { scanId: string; message: CaseMessage } }
   | { kind: 'annotation.changed'; id: number; at: string; data: { scanId: string; annotation: Annotation } }
   | { kind: 'second_opinion.changed'; id: number; at: string; data: { scanId: string; request: SecondOpinion } };
+
+// ---------------------------------------------------------------- reports (routes/reports.ts)
+
+export interface Delivery {
+  id: string;
+  channel: 'email' | 'outbox';
+  status: 'queued' | 'sent' | 'failed';
+  reason: string | null;
+  attempts: number;
+  queuedAt: string;
+  lastAttemptAt: string | null;
+  sentAt: string | null;
+}
+
+// ---------------------------------------------------------------- security and the log (routes/security.ts, ledger.ts)
+
+export interface SecuritySignals {
+  from: string;
+  to: string;
+  total: number;
+  byAction: { action: string; outcome: string; count: number }[];
+  byUser: { actorUserId: string | null; count: number }[];
+  byAddress: { clientAddress: string | null; count: number }[];
+  overTime: { start: string; count: number }[];
+  recent: {
+    seq: number;
+    at: string;
+    action: string;
+    outcome: string;
+    actorUserId: string | null;
+    clientAddress: string | null;
+    resourceType: string | null;
+    resourceId: string | null;
+    reason: string | null;
+  }[];
+}
+
+export interface IntegrityAlert {
+  id: string;
+  kind: string;
+  scope: 'organisation' | 'node';
+  resourceType: string | null;
+  resourceId: string | null;
+  details: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+export interface Checkpoint {
+  logId: string;
+  origin: string;
+  size: number;
+  rootHash: string;
+  note: string;
+  createdAt: string;
+  cosignatures: { witness: string; cosignedAt: string }[];
+}

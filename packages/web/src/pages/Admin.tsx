@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { SCAN_STATUSES } from '@scanflow/domain';
 import { api } from '../api/client.ts';
 import type { AdminUser, AuditQuery } from '../api/types.ts';
+import { DownloadButton } from '../components/Downloads.tsx';
 import { Alert, Link, Loading, StatusBadge } from '../components/ui.tsx';
 import { formatDateTime, messageOf, waitingSince } from '../lib/format.ts';
 import { useAsync } from '../lib/useAsync.ts';
@@ -191,11 +192,12 @@ export function Outbox() {
                 <th scope="col">To</th>
                 <th scope="col">Subject</th>
                 <th scope="col">Status</th>
+                <th scope="col">Attachment</th>
               </tr>
             </thead>
             <tbody>
               {outbox.data.items.map((m) => (
-                <tr key={m.id}>
+                <tr key={m.id} data-outbox-id={m.id}>
                   <td>{formatDateTime(m.createdAt)}</td>
                   <td>{m.kind}</td>
                   <td>{m.to}</td>
@@ -206,6 +208,16 @@ export function Outbox() {
                     </details>
                   </td>
                   <td>{m.status}</td>
+                  <td>
+                    {m.attachment ? (
+                      <DownloadButton
+                        label={`Download ${m.attachment.name}`}
+                        fetch={() => api.outboxAttachment(m.id)}
+                      />
+                    ) : (
+                      <span className="muted">None</span>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -7,44 +7,16 @@ import type { ScanDetail } from '../api/types.ts';
 import { AiPanel } from '../components/AiPanel.tsx';
 import { ANNOTATION_TOOLS, AnnotationList, AnnotationOverlay, useAnnotations } from '../components/Annotations.tsx';
 import { CaseDiscussion } from '../components/CaseDiscussion.tsx';
+import { DownloadButton, ReportPanel } from '../components/Downloads.tsx';
 import { Thumbnail } from '../components/Thumbnail.tsx';
 import { ApprovePanel, FindingsForm, PrescriptionForm, SendBackForm } from '../components/CaseActions.tsx';
 import { ScanViewer } from '../components/ScanViewer.tsx';
 import { Steps, Timeline } from '../components/Timeline.tsx';
 import { Alert, Link, Loading, PriorityBadge, StatusBadge } from '../components/ui.tsx';
-import { formatDateTime, messageOf, waitingSince } from '../lib/format.ts';
+import { formatDateTime, waitingSince } from '../lib/format.ts';
 import { can } from '../lib/permissions.ts';
 import { useAsync } from '../lib/useAsync.ts';
 import { useSignedIn } from '../session.tsx';
-
-function DownloadOriginal({ id }: { id: string }) {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const download = () => {
-    setBusy(true);
-    setError(null);
-    api
-      .original(id)
-      .then(({ blob, filename }) => {
-        const url = URL.createObjectURL(blob);
-        const a = document.createElement('a');
-        a.href = url;
-        a.download = filename;
-        a.click();
-        window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      })
-      .catch((err: unknown) => setError(messageOf(err)))
-      .finally(() => setBusy(false));
-  };
-  return (
-    <>
-      <button type="button" onClick={download} disabled={busy}>
-        {busy ? 'Downloading…' : 'Download original'}
-      </button>
-      {error && <Alert>{error}</Alert>}
-    </>
-  );
-}
 
 /** The patient's other scans, newest first, as thumbnails linking to each case. */
 function PreviousScans({ scan }: { scan: ScanDetail }) {
@@ -133,7 +105,7 @@ export function CaseView({ id }: { id: string }) {
           </p>
         </div>
         <div className="badges">
-          <DownloadOriginal id={scan.id} />
+          <DownloadButton label="Download original" fetch={() => api.original(scan.id)} />
           {clinician && <PriorityBadge priority={scan.priority} />}
           <StatusBadge status={scan.status} />
         </div>
@@ -184,6 +156,9 @@ export function CaseView({ id }: { id: string }) {
           )}
         </div>
         <div className="case-side">
+          {scan.status === 'REPORT_READY' && (
+            <ReportPanel scanId={scan.id} showDelivery={user.role === 'patient' || user.role === 'admin'} />
+          )}
           {clinician && <AiPanel ai={scan.ai} scanId={scan.id} canRerun={can(user, 'scan.reanalyse', scan)} />}
           {scan.findings && (
             <section className="card" aria-labelledby="findings-title">

@@ -1,6 +1,8 @@
-/** A patient's own scans: where each is, its timeline, and uploading more. */
+/** A patient's own scans: where each is, its timeline, the report when ready, and uploading more. */
 import { useState } from 'react';
 import { api } from '../api/client.ts';
+import { useLiveEvents } from '../api/live.ts';
+import { DeliveryStatus, DownloadButton } from '../components/Downloads.tsx';
 import type { ScanDetail, ScanSummary } from '../api/types.ts';
 import { Steps, Timeline } from '../components/Timeline.tsx';
 import { Thumbnail } from '../components/Thumbnail.tsx';
@@ -11,6 +13,10 @@ import { useAsync } from '../lib/useAsync.ts';
 
 export function PatientDashboard() {
   const scans = useAsync(() => api.listScans({ limit: 100 }), []);
+  // A scan moving on (the AI, the doctor, the approval) shows at once.
+  useLiveEvents((event) => {
+    if (event.kind === 'scan.status' || event.kind === 'reset') scans.reload();
+  });
   const items = scans.data?.items ?? [];
   const ready = items.filter((s) => s.status === 'REPORT_READY').length;
 
@@ -71,6 +77,12 @@ function PatientScanCard({ scan }: { scan: ScanSummary }) {
         <StatusBadge status={scan.status} />
       </div>
       <Steps status={scan.status} />
+      {scan.status === 'REPORT_READY' && (
+        <div className="report-row">
+          <DownloadButton label="Download report (PDF)" className="primary" fetch={() => api.report(scan.id)} />
+          <DeliveryStatus scanId={scan.id} />
+        </div>
+      )}
       <details onToggle={(e) => onToggle(e.currentTarget.open)}>
         <summary>Timeline</summary>
         {error && <Alert>{error}</Alert>}
