@@ -54,6 +54,9 @@ export interface AssociationHandler {
 
 // An A-ASSOCIATE-RQ is a few hundred bytes; 64 KiB leaves room for many presentation contexts.
 const MAX_REQUEST_PDU_BYTES = 64 * 1024;
+// ARTIM (PS3.8 9.1.5): a connection that has not asked for an association within this is closed,
+// however slowly it trickles bytes.
+const REQUEST_DEADLINE_MS = 10_000;
 
 interface PendingMessage {
   contextId: number;
@@ -69,7 +72,7 @@ export class Association {
   private state: 'awaiting-request' | 'established' | 'closed' = 'awaiting-request';
   private readonly reader: PduReader;
   private readonly queue: Pdu[] = [];
-  private draining = false;
+  private draining: Promise<void> | null = null;
   private contexts = new Map<number, { abstractSyntax: string; transferSyntax: string }>();
   private peerKey = '';
   private peerMaxPdu = 0;
@@ -92,14 +95,21 @@ export class Association {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleMs, () => this.abortWith(new ProtocolError('The peer was idle too long')));
+    const artim = setTimeout(() => {
+      if (this.state === 'awaiting-request') this.abortWith(new ProtocolError('No association request in time'));
+    }, REQUEST_DEADLINE_MS);
+    artim.unref();
+    socket.once('close', () => clearTimeout(artim));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
   }
 
-  /** Ends the association from our side (server shutdown). */
-  abort(): void {
+  /** Ends the association from our side (server shutdown); resolves once its socket is closed and
+   * an instance it was recording is committed or rolled back. */
+  async abort(): Promise<void> {
     this.abortWith(new ProtocolError('The server is shutting down'));
+    await Promise.all([this.closed, this.draining]);
   }
 
   private onData(chunk: Buffer): void {
@@ -110,11 +120,12 @@ export class Association {
       this.abortWith(error);
       return;
     }
-    if (!this.draining) void this.drain();
+    this.draining ??= this.drain();
   }
 
   private async drain(): Promise<void> {
-    this.draining = true;
+    // Yield once, so that `draining` is set before this can finish (and clear it).
+    await Promise.resolve();
     this.socket.pause();
     try {
       for (let pdu = this.queue.shift(); pdu && this.state !== 'closed'; pdu = this.queue.shift()) {
@@ -123,7 +134,7 @@ export class Association {
     } catch (error) {
       this.abortWith(error);
     } finally {
-      this.draining = false;
+      this.draining = null;
       if (this.state !== 'closed') this.socket.resume();
     }
   }

@@ -46,6 +46,9 @@ export async function startDicomListener(
     associations.add(association);
     void association.closed.then(() => associations.delete(association));
   });
+  // Connections beyond this are closed at once; those between MAX_ASSOCIATIONS and this are
+  // answered with A-ASSOCIATE-RJ (transient), so a well-behaved sender knows to retry.
+  server.maxConnections = MAX_ASSOCIATIONS * 2;
   // A listening error after start-up (never expected) is logged, not thrown into the process.
   server.on('error', (error) => log.error({ err: error }, 'DICOM listener error'));
   const port = options.port ?? ctx.config.dicomPort;
@@ -62,8 +65,7 @@ export async function startDicomListener(
     port: bound,
     async close() {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const association of associations) association.abort();
-      await Promise.all([...associations].map((a) => a.closed));
+      await Promise.all([...associations].map((a) => a.abort()));
       await stopped;
     },
   };
