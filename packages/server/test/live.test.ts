@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  signIn,
+  startTestApp,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { pngBytes } from './fixtures.ts';
 import { TestLiveClient, type LiveMessage } from './live-client.ts';
 import { recordAiResult } from '../src/services/scan-service.ts';
@@ -202,6 +211,26 @@ describe('sessions', () => {
     expect(closed.reason).toMatch(/session has ended/);
   });
 
+  it('closes the socket at once when its session signs out, and not the same user’s other sessions', async () => {
+    const user = await createUser(t, org, 'doctor');
+    const other = await signIn(t, user.email, user.password, null);
+    const [leaving, staying] = await Promise.all([
+      TestLiveClient.connect(url, user.token),
+      TestLiveClient.connect(url, other.token),
+    ]);
+    const started = Date.now();
+    expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(user) })).statusCode).toBe(
+      204,
+    );
+    const closed = await leaving.closed;
+    expect(closed).toEqual({ code: 4401, reason: 'The session has ended; sign in again' });
+    // Well before the periodic re-check (15 s): the revocation itself is announced.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    staying.send({ type: 'ping' });
+    await staying.next((m) => m.type === 'pong');
+    staying.close();
+  });
+
   it('refuses a forged token and a connection that never signs in', async () => {
     const forged = await TestLiveClient.connect(url);
     forged.send({ type: 'auth', token: `${doctor.token.slice(0, -4)}AAAA` });
@@ -253,6 +282,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several processes on one Postgr
       expect(res.statusCode).toBe(201);
       const event = await listener.next(about(scanId, 'discussion.message'));
       expect((event.data as { message: { text: string } }).message.text).toBe('across processes');
+      // A sign-out through one instance closes that session's socket on the other.
+      const user = await createUser(t, org, 'pharmacist');
+      const there = await TestLiveClient.connect(liveUrl(other), user.token);
+      await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(user) });
+      expect((await there.closed).code).toBe(4401);
       listener.close();
     } finally {
       await other.close();

@@ -188,6 +188,10 @@ export class LiveConnection implements LiveClient {
     }
   }
 
+  sessionEnded(sessionId: string): void {
+    if (this.session?.sessionId === sessionId) this.close(CLOSE.unauthorized, 'The session has ended; sign in again');
+  }
+
   /** An event from the hub (or from the replay): sent once, in id order, if the policy allows. */
   deliver(event: LiveEvent): void {
     if (this.state === 'catching-up') {

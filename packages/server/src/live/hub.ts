@@ -9,6 +9,8 @@ import type { AppContext } from '../context.ts';
 import { LruCache } from '../services/lru-cache.ts';
 import { describe, eventBounds, eventsAfter, LIVE_CHANNEL, pruneEvents, type LiveEvent } from './events.ts';
 
+const SESSION_ENDED_CHANNEL = 'scanflow_session_ended';
+
 /** A connection as the hub sees it (live/connection.ts). */
 export interface LiveClient {
   readonly orgId: string | null;
@@ -16,6 +18,8 @@ export interface LiveClient {
   /** Checks the session again (revocations, expiry); closes the connection if it has ended. */
   recheck(): Promise<void>;
   heartbeat(): void;
+  /** Closes the connection if it belongs to this session, which has just been revoked. */
+  sessionEnded(sessionId: string): void;
 }
 
 export interface LiveHubOptions {
@@ -26,6 +30,8 @@ export interface LiveHubOptions {
   /** Fallback read of the log when no notification came. */
   pollMs?: number;
   heartbeatMs?: number;
+  /** Where failures to read or describe an event are reported (never personal data). */
+  onError?: (error: unknown, what: string) => void;
 }
 
 const PAGE = 500;
@@ -42,7 +48,7 @@ export class LiveHub {
   private pullAgain = false;
   private readonly described = new LruCache<number, Promise<LiveEvent>>(4_000, () => 1);
   private readonly timers: NodeJS.Timeout[] = [];
-  private stopListening: (() => Promise<void>) | null = null;
+  private readonly stopListening: (() => Promise<void>)[] = [];
   private readonly onRevoked = () => void this.recheckAll();
   stopped = false;
 
@@ -53,10 +59,16 @@ export class LiveHub {
 
   async start(): Promise<void> {
     this.position = (await eventBounds(this.ctx)).latest;
-    this.stopListening = await this.ctx.db.listen(
-      LIVE_CHANNEL,
-      () => void this.pull(),
-      () => void this.pull(),
+    this.stopListening.push(
+      await this.ctx.db.listen(
+        LIVE_CHANNEL,
+        () => void this.pull(),
+        () => void this.pull(),
+      ),
+      // Sign-outs and revocations in any process (trigger in 0008_collaboration.sql).
+      await this.ctx.db.listen(SESSION_ENDED_CHANNEL, (sessionId) =>
+        this.clients.forEach((c) => c.sessionEnded(sessionId)),
+      ),
     );
     this.ctx.signals.on('sessions-revoked', this.onRevoked);
     const every = (ms: number, fn: () => unknown) => {
@@ -74,7 +86,7 @@ export class LiveHub {
     this.stopped = true;
     this.timers.forEach(clearInterval);
     this.ctx.signals.off('sessions-revoked', this.onRevoked);
-    await this.stopListening?.();
+    await Promise.all(this.stopListening.map((stop) => stop()));
     await this.pulling;
   }
 
@@ -113,8 +125,13 @@ export class LiveHub {
           for (;;) {
             const rows = await eventsAfter(this.ctx, this.position, PAGE);
             for (const row of rows) {
-              const event = await this.describe(row);
+              // One event that cannot be described must not stop the ones after it.
+              const event = await this.describe(row).catch((error: unknown) => {
+                this.options.onError?.(error, `live event ${row.id} (${row.kind})`);
+                return null;
+              });
               this.position = row.id;
+              if (!event) continue;
               for (const client of this.clients) if (client.orgId === event.orgId) client.deliver(event);
             }
             if (rows.length < PAGE) break;
@@ -124,7 +141,7 @@ export class LiveHub {
         this.pulling = null;
       }
     })();
-    this.pulling.catch(() => undefined);
+    this.pulling.catch((error: unknown) => this.options.onError?.(error, 'reading the live-event log'));
     return this.pulling;
   }
 

@@ -162,3 +162,16 @@ GRANT SELECT, INSERT ON case_messages TO scanflow_app;
 GRANT SELECT, INSERT, UPDATE (status, response_enc, responded_at) ON second_opinions TO scanflow_app;
 GRANT SELECT, INSERT, UPDATE (geometry, frame, label_enc, version, deleted, updated_by, updated_at)
   ON annotations TO scanflow_app;
+
+-- A revoked session (sign-out, disabled account, refresh-token reuse) is announced to every process,
+-- so that live connections on that session close at once wherever they are. The payload is the
+-- session id only.
+CREATE OR REPLACE FUNCTION live_session_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('scanflow_session_ended', NEW.id::text);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER live_session_ended AFTER UPDATE OF revoked_at ON sessions
+  FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+  EXECUTE FUNCTION live_session_ended();

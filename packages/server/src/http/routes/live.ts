@@ -15,6 +15,7 @@ export const liveRoutes: FastifyPluginAsync = async (app) => {
     sessionCheckMs: 15_000,
     // A client away for longer reloads its views instead of replaying.
     retentionSeconds: 24 * 3600,
+    onError: (error, what) => app.log.error({ err: error }, `live: failed ${what}`),
   });
   await hub.start();
   app.addHook('onClose', () => hub.stop());
