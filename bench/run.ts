@@ -334,6 +334,8 @@ const SECTIONS: Section[] = [
   { name: 'dimse', load: () => import('./dimse.ts') },
   // Live updates: WebSocket fan-out latency to 500 clients and events/s (issue 7).
   { name: 'live', load: () => import('./live.ts') },
+  // The web app: first load (bytes, time to interactive) and status change → another browser (issue 7).
+  { name: 'web', load: () => import('./web.ts') },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (name: string) => !only || only.includes(name);
