@@ -33,6 +33,8 @@ export async function startOrthanc(
     aeTitle?: string;
     /** Peers Orthanc may send to: name → [AE title, host, port]. */
     modalities?: Record<string, [string, string, number]>;
+    /** More configuration (plugins and their sections), merged over the defaults. */
+    extra?: Record<string, unknown>;
   } = {},
 ): Promise<Orthanc> {
   const dir = mkdtempSync(join(tmpdir(), 'scanflow-orthanc-'));
@@ -56,6 +58,7 @@ export async function startOrthanc(
     Plugins: [],
     StorageCompression: false,
     ConcurrentJobs: 2,
+    ...options.extra,
   };
   const configPath = join(dir, 'orthanc.json');
   writeFileSync(configPath, JSON.stringify(config));
