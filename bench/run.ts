@@ -334,6 +334,8 @@ const SECTIONS: Section[] = [
   { name: 'dimse', load: () => import('./dimse.ts') },
   // Live updates: WebSocket fan-out latency to 500 clients and events/s (issue 7).
   { name: 'live', load: () => import('./live.ts') },
+  // Decode time per transfer syntax and size: 512², 2048² 16-bit, multi-frame (issue 3).
+  { name: 'decode', load: () => import('./decode.ts') },
   // The web app: first load (bytes, time to interactive) and status change → another browser (issue 7).
   { name: 'web', load: () => import('./web.ts') },
 ];

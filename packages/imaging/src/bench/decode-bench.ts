@@ -74,14 +74,16 @@ export async function benchDecode(runs = 3): Promise<DecodeBenchRow[]> {
   return rows;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
-  const rows = await benchDecode();
-  console.log('| image | transfer syntax | file bytes | decode ms | thumbnail ms |');
-  console.log('| --- | --- | ---: | ---: | ---: |');
-  for (const r of rows) {
-    console.log(
-      `| ${r.image} | ${r.transferSyntax} | ${r.bytes} | ${r.decodeMs.toFixed(1)} | ${r.renderMs.toFixed(1)} |`,
-    );
-  }
+/** The rows as a Markdown table (printed by the package's own runner and by `npm run bench`). */
+export function decodeTable(rows: DecodeBenchRow[]): string {
+  return [
+    '| image | transfer syntax | file bytes | decode ms | thumbnail ms |',
+    '| --- | --- | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) => `| ${r.image} | ${r.transferSyntax} | ${r.bytes} | ${r.decodeMs.toFixed(1)} | ${r.renderMs.toFixed(1)} |`,
+    ),
+  ].join('\n');
 }
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) console.log(decodeTable(await benchDecode()));
