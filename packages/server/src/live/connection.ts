@@ -217,12 +217,12 @@ export class LiveConnection implements LiveClient {
     this.socket.ping();
   }
 
-  private send(frame: string): void {
+  private send(frame: string | Buffer): void {
     if (this.state === 'closed') return;
     if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       return this.close(CLOSE.behind, 'Too far behind: reconnect and resume from your last event id');
     }
-    this.socket.send(frame);
+    this.socket.send(frame, { binary: false });
   }
 
   private fail(error: unknown): void {

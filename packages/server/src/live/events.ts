@@ -39,13 +39,13 @@ export interface LiveEventRow {
   at: string;
 }
 
-/** An event ready to send: the facts the policy filters on, and the frame (serialised once). */
+/** An event ready to send: the facts the policy filters on, and the frame (serialised and UTF-8 encoded once, for every client). */
 export interface LiveEvent {
   id: number;
   orgId: string;
   kind: LiveKind;
   scan: { status: ScanStatus; patientUserId: string | null };
-  frame: string;
+  frame: Buffer;
 }
 
 const COLUMNS = `id, org_id, kind, data, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at`;
@@ -102,6 +102,6 @@ export async function describe(ctx: AppContext, row: LiveEventRow): Promise<Live
     orgId: row.org_id,
     kind: row.kind,
     scan: { status, patientUserId },
-    frame: JSON.stringify({ type: 'event', id: row.id, kind: row.kind, at: row.at, data }),
+    frame: Buffer.from(JSON.stringify({ type: 'event', id: row.id, kind: row.kind, at: row.at, data })),
   };
 }
