@@ -222,6 +222,26 @@ export class AuthService {
     }
   }
 
+  /** A sign-in attempt on a locked account is refused and audited: an intrusion signal (SPEC L4). */
+  private async refuseIfLocked(user: UserRow, info: RequestInfo): Promise<void> {
+    try {
+      this.assertNotLocked(user);
+    } catch (error) {
+      await this.audit(null, {
+        orgId: user.org_id,
+        actorUserId: user.id,
+        actorRole: user.role,
+        action: 'auth.login',
+        resourceType: 'user',
+        resourceId: user.id,
+        outcome: 'denied',
+        clientAddress: info.clientAddress,
+        reason: 'account locked',
+      });
+      throw error;
+    }
+  }
+
   /** Counts a failed password or code; locks the account with doubling back-off past the threshold. */
   private async recordFailure(user: UserRow, action: string, info: RequestInfo): Promise<void> {
     const threshold = this.ctx.config.loginLockoutThreshold;
@@ -249,7 +269,7 @@ export class AuthService {
   async login(emailInput: string, password: string, info: RequestInfo): Promise<LoginResult> {
     const email = emailInput.trim();
     const user = EMAIL.test(email) ? await this.findUserByEmail(email) : null;
-    if (user) this.assertNotLocked(user);
+    if (user) await this.refuseIfLocked(user, info);
     const ok = await verifyPassword(user?.password_hash ?? null, password);
     if (!user || !ok) {
       if (user) await this.recordFailure(user, 'auth.login', info);

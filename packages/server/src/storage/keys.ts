@@ -19,6 +19,10 @@ export interface KeyRing {
   lookupKey: Buffer;
   /** Signs access tokens (HS256). */
   tokenKey: Buffer;
+  /** Encrypts the tamper-evident log's Ed25519 signing seeds at rest. */
+  ledgerSeedKey: Buffer;
+  /** Keyed hash of client addresses in log entries (a plain hash of an IPv4 address is reversible). */
+  ledgerAddressKey: Buffer;
 }
 
 export function parseMasterKey(text: string): Buffer {
@@ -51,5 +55,7 @@ export function deriveKeyRing(master: Buffer): KeyRing {
     fieldKey: derive('field/v1'),
     lookupKey: derive('lookup/v1'),
     tokenKey: derive('access-token/v1'),
+    ledgerSeedKey: derive('ledger-seed/v1'),
+    ledgerAddressKey: derive('ledger-address/v1'),
   };
 }
