@@ -34,6 +34,8 @@ import { adminRoutes } from './routes/admin.ts';
 import { dicomPeerRoutes } from './routes/dicom-peers.ts';
 import { systemRoutes } from './routes/system.ts';
 import { webRoutes } from './routes/web.ts';
+import { ledgerRoutes } from './routes/ledger.ts';
+import { securityRoutes } from './routes/security.ts';
 import { discussionRoutes } from './routes/discussion.ts';
 import { liveRoutes } from './routes/live.ts';
 
@@ -166,7 +168,13 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw unauthorized('Sign in first: send an access token');
-    request.session = await app.services.auth.authenticate(token);
+    try {
+      request.session = await app.services.auth.authenticate(token);
+    } catch (error) {
+      // A rejected token (forged, expired, revoked session) is an intrusion signal (SPEC L4).
+      request.auditTarget.details = { tokenRejected: true };
+      throw error;
+    }
   });
 
   // Every API request that declares an audit action leaves an event, whatever its outcome:
@@ -212,6 +220,8 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(dicomWebRoutes, { prefix: '/dicom-web' });
   await app.register(exportRoutes, { prefix: '/api/v1/scans' });
   await app.register(adminRoutes, { prefix: '/api/v1' });
+  await app.register(securityRoutes, { prefix: '/api/v1' });
+  await app.register(ledgerRoutes);
   await app.register(discussionRoutes, { prefix: '/api/v1' });
   await app.register(liveRoutes);
   await app.register(dicomPeerRoutes, { prefix: '/api/v1' });
