@@ -13,6 +13,7 @@ import { createPrereadHandler } from './services/ai-preread.ts';
 import { modelRegistry } from './services/model-catalog.ts';
 import { raiseUrgentUnopenedAlerts } from './services/urgent-alerts.ts';
 import { AI_PREREAD_JOB } from './services/scan-service.ts';
+import { ledgerFor } from './services/ledger-service.ts';
 
 export interface BackgroundWork {
   worker: JobWorker;
@@ -45,6 +46,8 @@ export async function startBackgroundWork(
   }, 30_000);
   alerts.unref();
   log.info({ model: engine.model }, 'AI pre-read worker started');
+  // The tamper-evident log's sequencer and checkpoints run wherever background work runs.
+  const ledger = ledgerFor(ctx).start(log);
   return {
     worker,
     model: engine.model,
@@ -52,6 +55,7 @@ export async function startBackgroundWork(
       ctx.signals.off('jobs', wake);
       clearInterval(alerts);
       await worker.stop();
+      await ledger.stop();
       await decoder.close();
     },
   };
