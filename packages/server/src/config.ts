@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isValidAeTitle } from './dicom/ae-title.ts';
+import { NoteError, isValidKeyName, parseVerifierKey } from '@scanflow/ledger';
 
 // The models shipped with Scanflow, at the repository root.
 const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -45,6 +46,16 @@ export interface Config {
   dicomHost: string;
   dicomPort: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Prefix of every log's origin and key name (`<prefix>/<organisation id>`, `<prefix>/system`). */
+  ledgerOrigin: string;
+  /** Seconds between signed checkpoints of a log that grew (0: only on demand). */
+  ledgerCheckpointSeconds: number;
+  /** Witnesses this node's logs ask to cosign: their add-checkpoint base URL and cosigner key. */
+  ledgerWitnesses: { url: string; verifierKey: string }[];
+  /** This node's name as a witness (its cosigner key name). */
+  ledgerWitnessName: string;
+  /** Verifier keys of other nodes' logs this node witnesses (the key name is the log's origin). */
+  ledgerWitnessLogs: string[];
 }
 
 export class ConfigError extends Error {
@@ -96,6 +107,30 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DICOM_AE_TITLE must be 1 to 16 printable ASCII characters without a backslash');
   }
 
+  const ledgerOrigin = env.LEDGER_ORIGIN || 'scanflow.local';
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]*(\/[A-Za-z0-9._-]+)*$/.test(ledgerOrigin)) {
+    problems.push('LEDGER_ORIGIN must look like a host name with an optional path, e.g. scanflow.example.org');
+  }
+  const verifierKey = (name: string, key: string): string => {
+    try {
+      parseVerifierKey(key);
+    } catch (error) {
+      problems.push(`${name}: "${key}" is not a signed-note verifier key (${(error as NoteError).message})`);
+    }
+    return key;
+  };
+  const list = (name: string) => (env[name] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  const ledgerWitnesses = list('LEDGER_WITNESSES').map((item) => {
+    const [url = '', key = '', ...rest] = item.split(/\s+/);
+    if (!/^https?:\/\/\S+$/.test(url) || !key || rest.length > 0) {
+      problems.push('LEDGER_WITNESSES must be a comma-separated list of "<http(s) URL> <verifier key>"');
+    }
+    return { url: url.replace(/\/+$/, ''), verifierKey: verifierKey('LEDGER_WITNESSES', key) };
+  });
+
+  const ledgerWitnessName = env.LEDGER_WITNESS_NAME || `${ledgerOrigin}/witness`;
+  if (!isValidKeyName(ledgerWitnessName)) problems.push('LEDGER_WITNESS_NAME must have no spaces and no "+"');
+
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
@@ -123,6 +158,11 @@ export function loadConfig(env: Env = process.env): Config {
     dicomHost: env.DICOM_HOST || '127.0.0.1',
     dicomPort: int('DICOM_PORT', 11112, 0, 65535),
     logLevel,
+    ledgerOrigin,
+    ledgerCheckpointSeconds: int('LEDGER_CHECKPOINT_SECONDS', 60, 0, 86_400),
+    ledgerWitnesses,
+    ledgerWitnessName,
+    ledgerWitnessLogs: list('LEDGER_WITNESS_LOGS').map((key) => verifierKey('LEDGER_WITNESS_LOGS', key)),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
