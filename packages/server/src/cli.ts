@@ -36,6 +36,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
                              DICOM files de-identified (PS3.15 basic profile), offline: one file each in DIR`,
     load: () => import('./cli/deidentify.ts'),
   },
+  ledger: {
+    usage: `  ledger verify|export|proof|follow …
+                             The tamper-evident log: verify an export or a server, export, proofs, witnessing`,
+    load: () => import('./cli/ledger.ts'),
+  },
 };
 
 const USAGE = `Usage: scanflow <command> [options]
