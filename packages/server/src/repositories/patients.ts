@@ -31,6 +31,13 @@ export async function findOrCreatePatientByMrn(
   patient: { mrn: string; name: string | null; birthDate: string | null; sex: string | null },
 ): Promise<PatientRef> {
   const lookup = cipher.lookup('mrn', patient.mrn);
+  // Most instances belong to a patient already on record (a study has many): find first, and
+  // write only for a new one; the upsert below also settles two senders creating the same patient.
+  const found = await tx.query<{ id: string; user_id: string | null }>(
+    'SELECT id, user_id FROM patients WHERE org_id = $1 AND mrn_lookup = $2',
+    [orgId, lookup],
+  );
+  if (found.rows[0]) return { id: found.rows[0].id, userId: found.rows[0].user_id };
   const { rows } = await tx.query<{ id: string; user_id: string | null }>(
     `INSERT INTO patients (org_id, mrn_lookup, mrn_enc, name_enc, birth_date_enc, sex_enc)
      VALUES ($1, $2, $3, $4, $5, $6)

@@ -15,7 +15,7 @@ import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
 import { withScope, type Scope } from '../db/scope.ts';
 import { AuditLog, type AuditDetails } from '../audit/audit-log.ts';
-import { findScan, insertScan, insertScanEvent, type ScanRow } from '../repositories/scans.ts';
+import { insertScan, insertScanEvent } from '../repositories/scans.ts';
 import { findOrCreatePatientByMrn, findPatient, findPatientOfUser, type PatientRef } from '../repositories/patients.ts';
 import { enqueueJob } from '../jobs/queue.ts';
 
@@ -57,8 +57,16 @@ export interface IngestRequest {
   clientAddress?: string | null;
 }
 
+/** What an ingest recorded; callers that show the scan read it (not every caller needs to). */
+export interface IngestedScan {
+  id: string;
+  sha256: string;
+  /** The non-personal DICOM attributes kept in clear (UIDs, modality, …); null for PNG, JPEG, TIFF. */
+  dicom: Record<string, string> | null;
+}
+
 export interface IngestedInstance {
-  scan: ScanRow;
+  scan: IngestedScan;
   /** The organisation already held this SOP instance; `scan` is the one it holds. */
   duplicate: boolean;
 }
@@ -128,6 +136,7 @@ async function storeAndRecord(
         }
         const patient = await resolvePatient(ctx, tx, request, probe);
         const blob = await writes[index]!;
+        const dicom = clearDicom(probe);
         const { id } = await insertScan(tx, {
           orgId,
           patientId: patient.id,
@@ -142,7 +151,7 @@ async function storeAndRecord(
           height: probe.height,
           frames: probe.frames,
           originalNameEnc: file.filename ? ctx.cipher.encrypt(displayName(file.filename)) : null,
-          dicom: clearDicom(probe),
+          dicom,
           sopInstanceUid: sop,
         });
         // The AI pre-read is queued in the same transaction: no scan without its job.
@@ -168,7 +177,7 @@ async function storeAndRecord(
           clientAddress: request.clientAddress ?? null,
           details: { source: request.source, sha256: blob.sha256, sopInstanceUid: sop, ...request.auditDetails },
         });
-        out.push({ scan: (await findScan(tx, id))!, duplicate: false });
+        out.push({ scan: { id, sha256: blob.sha256, dicom }, duplicate: false });
       }
       return out;
     });
@@ -192,9 +201,12 @@ async function storeAndRecord(
   return ingested;
 }
 
-async function findScanBySopInstance(tx: Queryable, sopInstanceUid: string): Promise<ScanRow | null> {
-  const { rows } = await tx.query<{ id: string }>('SELECT id FROM scans WHERE sop_instance_uid = $1', [sopInstanceUid]);
-  return rows[0] ? findScan(tx, rows[0].id) : null;
+async function findScanBySopInstance(tx: Queryable, sopInstanceUid: string): Promise<IngestedScan | null> {
+  const { rows } = await tx.query<{ id: string; blob_sha256: string; dicom: Record<string, string> | null }>(
+    'SELECT id, blob_sha256, dicom FROM scans WHERE sop_instance_uid = $1',
+    [sopInstanceUid],
+  );
+  return rows[0] ? { id: rows[0].id, sha256: rows[0].blob_sha256, dicom: rows[0].dicom } : null;
 }
 
 async function resolvePatient(

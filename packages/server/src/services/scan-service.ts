@@ -200,7 +200,10 @@ export class ScanService {
       patient,
       onDuplicate: 'refuse',
     });
-    return ingested.map((item) => toSummary(item.scan, this.ctx.cipher));
+    return withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const rows = await Promise.all(ingested.map((item) => findScan(tx, item.scan.id)));
+      return rows.map((row) => toSummary(row!, this.ctx.cipher));
+    });
   }
 
   async list(session: AuthenticatedSession, request: WorklistRequest): Promise<WorklistPage> {
