@@ -417,6 +417,9 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
       .poll(() => page.locator('.tile[data-status="PHARMACIST_COMPLETED"] .tile-number').textContent())
       .toBe('1');
     await shot(page, 'admin-dashboard');
+    await page.setViewportSize(TABLET);
+    await shot(page, 'admin-dashboard-tablet');
+    await page.setViewportSize(LAPTOP);
 
     await page.getByRole('link', { name: 'Approvals', exact: true }).click();
     await page.locator(`tr[data-scan-id="${scanId}"]`).getByRole('link', { name: /Open/ }).click();
@@ -424,6 +427,8 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await shot(page, 'admin-case-view');
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByText('Approved. The report is ready.').waitFor();
+    // The approved case offers its report (and, for an admin, its delivery).
+    await page.getByRole('button', { name: 'Download report (PDF)' }).waitFor();
 
     await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
     await page.locator(`tr[data-user-email="${doctor.email}"]`).waitFor();
@@ -434,6 +439,12 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => page.locator('table.audit tbody tr').count()).toBeGreaterThanOrEqual(3);
     await shot(page, 'admin-audit');
+    // Security signals, integrity alerts and the log's checkpoint, each saying what it has.
+    await page.getByRole('navigation').getByRole('link', { name: 'Integrity' }).click();
+    await page.getByRole('heading', { name: 'Security and integrity' }).waitFor();
+    await page.getByTestId('signals-total').waitFor();
+    await page.getByRole('heading', { name: 'Tamper-evident log' }).waitFor();
+    await shot(page, 'admin-integrity');
   });
 
   it('an expired session returns to sign-in with a message', async () => {
@@ -886,6 +897,60 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await expect.poll(() => item.count()).toBe(0);
     expect((a as Page & { problems?: string[] }).problems).toEqual([]);
     expect((b as Page & { problems?: string[] }).problems).toEqual([]);
+  });
+
+  it('after the live socket drops, the app reconnects and replays the events it missed', async () => {
+    const org = uniqueSlug();
+    const [patient, first, second] = await Promise.all([
+      createUser(t, org, 'patient'),
+      createUser(t, org, 'doctor'),
+      createUser(t, org, 'doctor'),
+    ]);
+    const scanId = await uploadAs(patient, await pngBytes(64, 64, 3), 'case.png');
+    await recordAiResult(t.ctx, { orgId: patient.orgId, scanId }, aiResult('ROUTINE', 0.4));
+    const page = await newPage();
+    // Test instrumentation: keep a handle on the page's WebSockets so the test can cut them.
+    await page.addInitScript(() => {
+      const sockets: WebSocket[] = [];
+      const Native = window.WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
+      };
+      Object.assign(window, { testSockets: sockets });
+    });
+    await useSession(page, first);
+    await page.goto(`/scans/${scanId}`);
+    await page.getByRole('heading', { name: 'Discussion' }).waitFor();
+    const status = page.getByTestId('live-status');
+    await expect.poll(() => status.getAttribute('data-status')).toBe('live');
+    const chatReads: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith(`/scans/${scanId}/messages`) && r.method() === 'GET') chatReads.push(r.url());
+    });
+
+    // Cut the connection, and post while it is down.
+    await page.evaluate(() => {
+      for (const socket of (window as unknown as { testSockets: WebSocket[] }).testSockets) socket.close(4000, 'test');
+    });
+    await expect.poll(() => status.getAttribute('data-status')).not.toBe('live');
+    const posted = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/scans/${scanId}/messages`,
+      headers: bearer(second),
+      payload: { text: 'Sent while you were offline.' },
+    });
+    expect(posted.statusCode, posted.body).toBe(201);
+
+    // Back on line, the missed message arrives by replay (the chat is not read again), once.
+    await expect.poll(() => status.getAttribute('data-status')).toBe('live');
+    const missed = page.locator('ol.chat-list li').filter({ hasText: 'Sent while you were offline.' });
+    await missed.waitFor();
+    expect(await missed.count()).toBe(1);
+    expect(chatReads).toEqual([]);
+    expect(await page.evaluate(() => (window as unknown as { testSockets: WebSocket[] }).testSockets.length)).toBe(2);
   });
 
   it('steps through the frames of a multi-frame DICOM by key, wheel and slider', async () => {
