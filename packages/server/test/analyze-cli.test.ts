@@ -4,7 +4,6 @@
  * recorded in the demo set's index.json; broken inputs are reported one by one without stopping
  * the others.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,27 +11,14 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dicomBytes } from './fixtures.ts';
+import { runScanflow } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'packages/server/bin/scanflow.js');
 const DEMO = join(ROOT, 'models/chest-xray-phantom/demo');
 const work = mkdtempSync(join(tmpdir(), 'scanflow-analyze-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function analyze(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'analyze', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const analyze = (args: string[]) => runScanflow(['analyze', ...args], { LOG_LEVEL: 'silent' });
 
 interface DemoIndex {
   items: Array<{ file: string; truth: string[]; probabilities: Record<string, number> }>;

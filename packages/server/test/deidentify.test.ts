@@ -3,19 +3,25 @@
  * the output is a valid Part 10 file by DCMTK (dcmftest, dcmdump) and holds no identifying value of
  * the original anywhere in its bytes, including nested sequences and private tags.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  runScanflow,
+  startTestApp,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { dicomBytes, newUid, pngBytes } from './fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'packages/server/bin/scanflow.js');
 const work = mkdtempSync(join(tmpdir(), 'scanflow-deid-'));
 
 /** Identifying values placed at the top level, in nested sequences and in private tags. */
@@ -220,20 +226,7 @@ describe('GET /api/v1/scans/{id}/export/deidentified', () => {
 
 // Each run starts a Node process that loads the CLI (seconds each on a busy machine).
 describe('scanflow deidentify', { timeout: 180_000 }, () => {
-  function cli(args: string[], env: Record<string, string> = {}) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'deidentify', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[], env: Record<string, string> = {}) => runScanflow(['deidentify', ...args], env);
 
   it('de-identifies files and folders offline into valid Part 10 files named by their new UIDs', async () => {
     const input = mkdtempSync(join(work, 'in-'));
