@@ -9,6 +9,8 @@ import { OnnxEngine } from '@scanflow/inference';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from './context.ts';
 import { JobWorker } from './jobs/worker.ts';
+import { reportJobHandlers } from './services/report-jobs.ts';
+import { closeMailer } from './services/report-delivery.ts';
 import { createPrereadHandler } from './services/ai-preread.ts';
 import { modelRegistry } from './services/model-catalog.ts';
 import { raiseUrgentUnopenedAlerts } from './services/urgent-alerts.ts';
@@ -31,7 +33,8 @@ export async function startBackgroundWork(
   for (const warning of registry.warnings) log.warn(warning);
   const engine = new OnnxEngine(registry.active);
   const decoder = createDecodePool({ size: Math.min(2, ctx.config.aiConcurrency), timeoutMs: 30_000 });
-  const worker = new JobWorker(ctx.db, { [AI_PREREAD_JOB]: createPrereadHandler(ctx, engine, decoder) }, log, {
+  const handlers = { [AI_PREREAD_JOB]: createPrereadHandler(ctx, engine, decoder), ...reportJobHandlers(ctx) };
+  const worker = new JobWorker(ctx.db, handlers, log, {
     concurrency: ctx.config.aiConcurrency,
     pollMs: options.pollMs ?? 1000,
     leaseSeconds: 120,
@@ -55,6 +58,7 @@ export async function startBackgroundWork(
       ctx.signals.off('jobs', wake);
       clearInterval(alerts);
       await worker.stop();
+      closeMailer(ctx);
       await ledger.stop();
       await decoder.close();
     },

@@ -37,6 +37,19 @@ export interface Config {
   aiConcurrency: number;
   /** How long a worklist page may be served from memory (0: never). */
   worklistCacheMs: number;
+  /** Where mail goes: smtp:// (STARTTLS) or smtps://; unset, mail stays in the outbox (SPEC R2). */
+  smtpUrl: string | undefined;
+  /** Refuse SMTP without STARTTLS (default); false only for a relay on a trusted local network. */
+  smtpRequireTls: boolean;
+  smtpFrom: string;
+  /** PEM file of the CA that signed the SMTP server's certificate, for private CAs. */
+  smtpCaFile: string | undefined;
+  /** Paper size of PDF reports. */
+  reportPageSize: 'A4' | 'LETTER';
+  /** How people reach this server: the verification link and QR code in reports point here. */
+  publicUrl: string;
+  /** Public report verifications per client address per minute. */
+  verifyRateLimitPerMinute: number;
   /** A ROUTINE case waiting longer than this joins the HIGH cases in the queue (SPEC M4). */
   worklistMaxWaitMinutes: number;
   /** A HIGH case no doctor has opened this long after its analysis raises an alert (SPEC M4). */
@@ -119,7 +132,11 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return key;
   };
-  const list = (name: string) => (env[name] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  const list = (name: string) =>
+    (env[name] ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   const ledgerWitnesses = list('LEDGER_WITNESSES').map((item) => {
     const [url = '', key = '', ...rest] = item.split(/\s+/);
     if (!/^https?:\/\/\S+$/.test(url) || !key || rest.length > 0) {
@@ -130,6 +147,15 @@ export function loadConfig(env: Env = process.env): Config {
 
   const ledgerWitnessName = env.LEDGER_WITNESS_NAME || `${ledgerOrigin}/witness`;
   if (!isValidKeyName(ledgerWitnessName)) problems.push('LEDGER_WITNESS_NAME must have no spaces and no "+"');
+
+  const smtpUrl = env.SMTP_URL || undefined;
+  if (smtpUrl && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
+    problems.push('SMTP_URL must look like smtp://[user:password@]host[:port] (STARTTLS) or smtps://… (TLS)');
+  }
+  const reportPageSize = (env.REPORT_PAGE_SIZE || 'A4').toUpperCase();
+  if (reportPageSize !== 'A4' && reportPageSize !== 'LETTER') problems.push('REPORT_PAGE_SIZE must be A4 or LETTER');
+  const publicUrl = (env.PUBLIC_URL || `http://${env.HOST || '127.0.0.1'}:${env.PORT || 8080}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/\S+$/.test(publicUrl)) problems.push('PUBLIC_URL must be an http(s) URL');
 
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
@@ -152,6 +178,13 @@ export function loadConfig(env: Env = process.env): Config {
     runWorker: bool('RUN_WORKER', true),
     aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
     worklistCacheMs: int('WORKLIST_CACHE_MS', 250, 0, 10_000),
+    smtpUrl,
+    smtpRequireTls: bool('SMTP_REQUIRE_TLS', true),
+    smtpFrom: env.SMTP_FROM || 'Scanflow <no-reply@scanflow.invalid>',
+    smtpCaFile: env.SMTP_CA_FILE || undefined,
+    reportPageSize: reportPageSize as 'A4' | 'LETTER',
+    publicUrl,
+    verifyRateLimitPerMinute: int('VERIFY_RATE_LIMIT_PER_MINUTE', 30, 1, 100_000),
     worklistMaxWaitMinutes: int('WORKLIST_MAX_WAIT_MINUTES', 60, 1, 525_600),
     urgentUnopenedMinutes: int('URGENT_UNOPENED_MINUTES', 15, 1, 10_080),
     dicomAeTitle,

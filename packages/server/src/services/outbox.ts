@@ -12,12 +12,24 @@ export interface OutgoingMail {
   to: string;
   subject: string;
   body: string;
+  /** A file sent with the message, stored as an encrypted blob (a report's protected PDF). */
+  attachment?: { sha256: string; name: string; type: string };
 }
 
 export async function enqueueMail(tx: Queryable, cipher: FieldCipher, mail: OutgoingMail): Promise<string> {
   const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO outbox (org_id, kind, to_enc, subject, body_enc) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-    [mail.orgId, mail.kind, cipher.encrypt(mail.to), mail.subject, cipher.encrypt(mail.body)],
+    `INSERT INTO outbox (org_id, kind, to_enc, subject, body_enc, attachment_sha256, attachment_name, attachment_type)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [
+      mail.orgId,
+      mail.kind,
+      cipher.encrypt(mail.to),
+      mail.subject,
+      cipher.encrypt(mail.body),
+      mail.attachment?.sha256 ?? null,
+      mail.attachment?.name ?? null,
+      mail.attachment?.type ?? null,
+    ],
   );
   return rows[0]!.id;
 }
@@ -30,6 +42,8 @@ export interface OutboxMessage {
   body: string;
   status: string;
   createdAt: string;
+  /** Download it from GET /api/v1/admin/outbox/{id}/attachment. */
+  attachment: { name: string; type: string } | null;
 }
 
 export async function listOutbox(tx: Queryable, cipher: FieldCipher, limit: number): Promise<OutboxMessage[]> {
@@ -41,9 +55,13 @@ export async function listOutbox(tx: Queryable, cipher: FieldCipher, limit: numb
     body_enc: Uint8Array;
     status: string;
     created_at: Date;
-  }>('SELECT id, kind, to_enc, subject, body_enc, status, created_at FROM outbox ORDER BY created_at DESC LIMIT $1', [
-    limit,
-  ]);
+    attachment_name: string | null;
+    attachment_type: string | null;
+  }>(
+    `SELECT id, kind, to_enc, subject, body_enc, status, created_at, attachment_name, attachment_type
+       FROM outbox ORDER BY created_at DESC LIMIT $1`,
+    [limit],
+  );
   return rows.map((r) => ({
     id: r.id,
     kind: r.kind,
@@ -52,5 +70,19 @@ export async function listOutbox(tx: Queryable, cipher: FieldCipher, limit: numb
     body: cipher.decrypt(r.body_enc),
     status: r.status,
     createdAt: r.created_at.toISOString(),
+    attachment: r.attachment_name && r.attachment_type ? { name: r.attachment_name, type: r.attachment_type } : null,
   }));
+}
+
+/** An outbox message's attachment, if it has one. */
+export async function findOutboxAttachment(
+  tx: Queryable,
+  id: string,
+): Promise<{ sha256: string; name: string; type: string } | null> {
+  const { rows } = await tx.query<{ sha256: string; name: string; type: string }>(
+    `SELECT attachment_sha256 AS sha256, attachment_name AS name, attachment_type AS type
+       FROM outbox WHERE id = $1 AND attachment_sha256 IS NOT NULL`,
+    [id],
+  );
+  return rows[0] ?? null;
 }

@@ -40,6 +40,7 @@ import {
   type WorklistCursor,
 } from '../repositories/scans.ts';
 import { enqueueJob } from '../jobs/queue.ts';
+import { REPORT_GENERATE_JOB } from './report-issuer.ts';
 import { insertAnalysis, type AnalysisTimings } from '../repositories/analyses.ts';
 import { LruCache } from './lru-cache.ts';
 import { AI_PREREAD_JOB, ingestInstances, type PatientChoice, type UploadedFile } from './ingest.ts';
@@ -411,10 +412,14 @@ export class ScanService {
       if (plan.to === 'PENDING_AI') {
         await enqueueJob(tx, { orgId: actor.orgId, kind: AI_PREREAD_JOB, payload: { scanId: id } });
       }
+      // An approval queues its report with it: no released case without its report job.
+      if (plan.to === 'REPORT_READY') {
+        await enqueueJob(tx, { orgId: actor.orgId, kind: REPORT_GENERATE_JOB, payload: { scanId: id } });
+      }
       return toDetail(tx, (await findScan(tx, id))!, cipher);
     });
     this.ctx.signals.emit('scans-changed');
-    if (detail.status === 'PENDING_AI') this.ctx.signals.emit('jobs');
+    if (detail.status === 'PENDING_AI' || detail.status === 'REPORT_READY') this.ctx.signals.emit('jobs');
     return detail;
   }
 }

@@ -110,6 +110,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 body: Type.String(),
                 status: Type.String(),
                 createdAt: Type.String(),
+                attachment: Type.Union([Type.Object({ name: Type.String(), type: Type.String() }), Type.Null()]),
               }),
             ),
           }),
