@@ -9,8 +9,12 @@ import { Alert, Loading } from '../components/ui.tsx';
 import { formatDateTime } from '../lib/format.ts';
 import { useAsync, type AsyncState } from '../lib/useAsync.ts';
 
-/** A section's data, its loading state, or why it is missing (a 404 means this server has no such part). */
+/** Said instead of an error when there is simply nothing yet (the API answers 404). */
+const NOTHING_YET = 'No signed checkpoint of the log yet.';
+
+/** A section's data, its loading state, or why it is missing. */
 function Part<T>({ state, children }: { state: AsyncState<T>; children: (data: T) => ReactNode }) {
+  if (state.error === NOTHING_YET) return <p className="muted">{state.error}</p>;
   if (state.error) return <Alert>{state.error}</Alert>;
   if (!state.data) return <Loading />;
   return <>{children(state.data)}</>;
