@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { freshPostgres } from './postgres.ts';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { createContext, type AppContext } from '../packages/server/src/context.ts';
 import { buildApp } from '../packages/server/src/http/app.ts';
@@ -234,21 +234,6 @@ async function sustainedProcesses(kind: Kind, processes: number, databaseUrl: st
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await ctx.db.close();
     rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-async function freshPostgres(url: string): Promise<boolean> {
-  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
-  try {
-    await admin.connect();
-    const name = url.split('/').pop()!;
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.end().catch(() => undefined);
   }
 }
 

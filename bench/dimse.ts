@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { freshPostgres } from './postgres.ts';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { createContext } from '../packages/server/src/context.ts';
 import { withScope } from '../packages/server/src/db/scope.ts';
@@ -54,21 +54,6 @@ function echo(port: number, calledAe: string): Promise<boolean> {
   return new Promise((resolve) =>
     execFile('echoscu', ['-aet', CALLING_AE, '-aec', calledAe, '127.0.0.1', String(port)], (error) => resolve(!error)),
   );
-}
-
-async function freshPostgres(url: string): Promise<boolean> {
-  const server = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
-  try {
-    await server.connect();
-    const name = url.split('/').pop()!;
-    await server.query(`DROP DATABASE IF EXISTS ${name}`);
-    await server.query(`CREATE DATABASE ${name}`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await server.end().catch(() => undefined);
-  }
 }
 
 /** An organisation that accepts the benchmark's calling AE title; returns the scans it then holds. */

@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { createContext } from '../packages/server/src/context.ts';
 import { UserService } from '../packages/server/src/services/user-service.ts';
+import { freshPostgres } from './postgres.ts';
 import { percentile, round } from './stats.ts';
 
 const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'packages/server/bin/scanflow.js');
@@ -230,24 +230,9 @@ async function measure(database: 'pglite' | 'postgres', port: number): Promise<M
   }
 }
 
-async function freshPostgres(): Promise<boolean> {
-  const admin = new pg.Client({ connectionString: PG_URL.replace(/\/[^/]+$/, '/postgres') });
-  try {
-    await admin.connect();
-    const name = PG_URL.split('/').pop()!;
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-}
-
 export async function run(): Promise<{ table: string; json: unknown }> {
   const results = [await measure('pglite', 18_090)];
-  if (await freshPostgres()) results.push(await measure('postgres', 18_091));
+  if (await freshPostgres(PG_URL)) results.push(await measure('postgres', 18_091));
   else process.stderr.write(`[live] PostgreSQL not reachable at ${PG_URL}; skipped\n`);
   const lines = [
     `| live fan-out (${CLIENTS} WebSocket clients) | status change → every client p50 ms | p99 ms | max ms | transition (HTTP) p50 ms | fan-out spread p50 / p99 ms | burst events/s | deliveries/s | missing |`,

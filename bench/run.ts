@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { freshPostgres } from './postgres.ts';
 import { benchInference } from '@scanflow/inference/bench';
 import { loadConfig } from '../packages/server/src/config.ts';
 import { createContext } from '../packages/server/src/context.ts';
@@ -38,21 +38,6 @@ interface Result {
   loginsPerSecond: number;
   uploadMBps: number;
   worklist: { clients: number; scans: number; requestsPerSecond: number; p50ms: number; p99ms: number; errors: number };
-}
-
-async function prepareDatabase(url: string): Promise<boolean> {
-  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
-  try {
-    await admin.connect();
-    const name = url.split('/').pop()!;
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
 }
 
 /** Seeds an organisation with users and SCANS scans directly in SQL (the bench measures reads). */
@@ -347,7 +332,7 @@ const wanted = runs('api') ? (process.env.BENCH_DATABASES ?? 'pglite,postgres').
 const results: Result[] = [];
 if (wanted.includes('pglite')) results.push(await measure('pglite', 18_081));
 if (wanted.includes('postgres')) {
-  if (await prepareDatabase(PG_URL)) results.push(await measure('postgres', 18_082));
+  if (await freshPostgres(PG_URL)) results.push(await measure('postgres', 18_082));
   else process.stderr.write(`PostgreSQL not reachable at ${PG_URL}; skipped\n`);
 }
 
