@@ -76,7 +76,7 @@ export interface Lifecycle {
 
 const SEQUENCE_BATCH = 5_000;
 const WITNESS_TIMEOUT_MS = 5_000;
-// Any constant shared by every Scanflow process; with the origin it names a witness's lock.
+// Any constant shared by every Scanflow process: the seed of the hash of an origin that names a witness's lock.
 const WITNESS_LOCK_ID = 7_246_031_913;
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -378,7 +378,7 @@ export class LedgerService {
     const origin = request.note.split('\n')[0] ?? '';
     const cosigner = await this.witnessCosigner();
     return withSystem(this.ctx.db, async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(${WITNESS_LOCK_ID}, hashtext($1))`, [origin]);
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, ${WITNESS_LOCK_ID}))`, [origin]);
       const followed = await tx.query<{ verifier_key: string }>(
         `SELECT verifier_key FROM witness_logs WHERE origin = $1`,
         [origin],
