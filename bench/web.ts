@@ -14,9 +14,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { recordAiResult } from '../packages/server/src/services/scan-service.ts';
-import { bearer, createUser, multipart, startTestApp, type TestUser } from '../packages/server/test/harness.ts';
+import { bearer, createUser, multipart, startTestApp } from '../packages/server/test/harness.ts';
 import { pngBytes } from '../packages/server/test/fixtures.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../packages/web/scripts/ensure-built.ts';
+import { storeSession } from '../packages/web/test/stored-session.ts';
 import { percentile, round } from './stats.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -55,23 +56,6 @@ function summarise(loads: Load[]) {
     interactiveP50ms: round(percentile(times, 50)),
     interactiveMaxMs: round(times.at(-1)!),
   };
-}
-
-async function sessionFor(page: Page, user: TestUser): Promise<void> {
-  await page.evaluate((session) => localStorage.setItem('scanflow.session', JSON.stringify(session)), {
-    accessToken: user.token,
-    refreshToken: user.refreshToken,
-    accessExpiresAt: Date.now() + 600_000,
-    user: {
-      id: user.id,
-      orgId: user.orgId,
-      role: user.role,
-      clinicianVerified: true,
-      totpEnabled: false,
-      totpEnrolmentRequired: false,
-    },
-    email: user.email,
-  });
 }
 
 export async function run(): Promise<{ table: string; json: unknown }> {
@@ -138,7 +122,7 @@ export async function run(): Promise<{ table: string; json: unknown }> {
       const signedIn = await browser.newContext({ baseURL: base });
       const worklistPage = await signedIn.newPage();
       await worklistPage.goto('/healthz'); // the origin, to store the session in, without loading the app
-      await sessionFor(worklistPage, doctor);
+      await storeSession(worklistPage, doctor);
       worklistCold.push(await load(worklistPage, '/', (p) => p.locator('table.worklist tbody tr').first().waitFor()));
       await signedIn.close();
     }
@@ -147,7 +131,7 @@ export async function run(): Promise<{ table: string; json: unknown }> {
     const context = await browser.newContext({ baseURL: base });
     const queue = await context.newPage();
     await queue.goto('/healthz');
-    await sessionFor(queue, pharmacist);
+    await storeSession(queue, pharmacist);
     await queue.goto('/');
     await queue.getByRole('heading', { name: 'Prescription queue' }).waitFor();
     await queue.locator('[data-testid="live-status"][data-status="live"]').waitFor();

@@ -25,6 +25,7 @@ import { startBackgroundWork } from '../../server/src/background.ts';
 import { renderHeatmapPng } from '@scanflow/inference';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../scripts/ensure-built.ts';
+import { storeSession } from './stored-session.ts';
 
 const DEMO_SCANS = fileURLToPath(new URL('../../../models/chest-xray-phantom/demo/', import.meta.url));
 const SCREENSHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
@@ -121,20 +122,7 @@ async function signIn(page: Page, user: TestUser): Promise<void> {
 /** Puts a session the harness already signed in straight into the browser's storage. */
 async function useSession(page: Page, user: TestUser): Promise<void> {
   await page.goto('/');
-  await page.evaluate((session) => localStorage.setItem('scanflow.session', JSON.stringify(session)), {
-    accessToken: user.token,
-    refreshToken: user.refreshToken,
-    accessExpiresAt: Date.now() + 600_000,
-    user: {
-      id: user.id,
-      orgId: user.orgId,
-      role: user.role,
-      clinicianVerified: user.role !== 'patient',
-      totpEnabled: user.totpSecret !== null,
-      totpEnrolmentRequired: false,
-    },
-    email: user.email,
-  });
+  await storeSession(page, user);
   await page.reload();
 }
 

@@ -63,11 +63,14 @@ export function CaseView({ id }: { id: string }) {
   const discussion = scan !== null && can(user, 'discussion.read', scan);
   const annotations = useAnnotations(id, discussion);
 
-  // Someone else moved the case on (or the AI finished): show it as it now is.
+  // Someone else moved the case on (or the AI finished): show it as it now is. An event can arrive
+  // after this user's own newer change, so the newer version of the case always wins.
   useLiveEvents((event) => {
     if ((event.kind === 'scan.status' || event.kind === 'scan.urgent') && event.data.scanId === id) {
-      setUpdated(null);
-      loaded.reload();
+      api.getScan(id).then(
+        (next) => setUpdated((shown) => (shown && shown.version > next.version ? shown : next)),
+        () => undefined, // the page keeps what it shows; the next event or a reload tries again
+      );
     }
   });
 
@@ -84,7 +87,7 @@ export function CaseView({ id }: { id: string }) {
   if (!scan) return <Loading label="Loading the case…" />;
 
   const onDone = (next: ScanDetail, text: string) => {
-    setUpdated(next);
+    setUpdated((shown) => (shown && shown.version > next.version ? shown : next));
     setMessage(text);
   };
   const mine = ownerOf(scan.status) === user.role;
