@@ -23,12 +23,15 @@ export interface UrgentAlert {
 /**
  * Raises the alerts due at `now`; returns them. One transaction under an advisory lock, so several
  * processes sharing the database never raise one case twice; system work, across organisations.
+ * (PostgreSQL's default READ COMMITTED gives each statement a fresh snapshot: the query below sees
+ * what a checker that held the lock before committed.)
  */
 export async function raiseUrgentUnopenedAlerts(ctx: AppContext, now = new Date()): Promise<UrgentAlert[]> {
   const minutes = ctx.config.urgentUnopenedMinutes;
   const alerts = await withSystem(ctx.db, async (tx) => {
-    const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ALERT_LOCK_ID]);
-    if (!lock.rows[0]?.ok) return [];
+    // Checkers take turns (the check is short); each one's query, run after the lock is granted,
+    // sees the events the previous one committed, so no case is raised twice.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ALERT_LOCK_ID]);
     const { rows } = await tx.query<{ id: string; org_id: string; waited: number }>(
       `SELECT s.id, s.org_id, extract(epoch FROM ($1::timestamptz - s.status_since)) / 60 AS waited
          FROM scans s
