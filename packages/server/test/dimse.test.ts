@@ -321,6 +321,16 @@ describe('C-STORE', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]!.reason).toMatch(/truncated/i);
   });
+
+  it('refuses an instance larger than MAX_UPLOAD_BYTES with "out of resources", and the association goes on', async () => {
+    const { ae, admin } = await organisationWithPeer();
+    // 1,500 × 1,500 × 2 bytes: more than the 4 MiB this test server accepts.
+    const large = writeFile('large.dcm', dicomBytes({ rows: 1500, columns: 1500 }));
+    const run = await store(ae, [large, writeFile('small-after.dcm', dicomBytes())], ['--no-halt']);
+    expect(run.output).toMatch(/Received Store Response \(Refused: OutOfResources\)/);
+    expect(run.output).toMatch(/Received Store Response \(Success\)/);
+    expect(await scansOf(admin.orgId)).toHaveLength(1);
+  });
 });
 
 describe('Orthanc forwarding to Scanflow', () => {
