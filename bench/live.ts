@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -238,6 +238,8 @@ async function measure(database: 'pglite' | 'postgres', port: number): Promise<M
 }
 
 export async function run(): Promise<{ table: string; json: unknown }> {
+  // This machine is shared: its load says how far these numbers are from an idle one's.
+  const machine = { cpus: cpus().length, loadAverageAtStart: loadavg().map((l) => round(l, 2)) };
   const results = [await measure('pglite', 18_090)];
   if (await freshPostgres(PG_URL)) results.push(await measure('postgres', 18_091));
   else process.stderr.write(`[live] PostgreSQL not reachable at ${PG_URL}; skipped\n`);
@@ -249,5 +251,6 @@ export async function run(): Promise<{ table: string; json: unknown }> {
         `| ${r.database} | ${r.p50ms} | ${r.p99ms} | ${r.maxms} | ${r.transitionP50ms} | ${r.spreadP50ms} / ${r.spreadP99ms} | ${r.burst.eventsPerSecond} | ${r.burst.deliveriesPerSecond} | ${r.burst.missing} |`,
     ),
   ];
-  return { table: lines.join('\n'), json: results };
+  lines.push('', `(${machine.cpus} CPUs, load average ${machine.loadAverageAtStart.join(' / ')} at the start)`);
+  return { table: lines.join('\n'), json: { machine, results } };
 }
