@@ -822,6 +822,9 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     expect(await page.getByTestId('count-high').textContent()).toBe('1');
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     await shot(page, 'doctor-worklist-live-toast');
+    await page.setViewportSize(TABLET);
+    await shot(page, 'doctor-worklist-tablet');
+    await page.setViewportSize(LAPTOP);
     await toast.getByRole('link', { name: 'Open' }).click();
     await page.getByRole('heading', { name: 'AI pre-read' }).waitFor();
     expect(new URL(page.url()).pathname).toBe(`/scans/${urgent}`);

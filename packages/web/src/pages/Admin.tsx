@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { SCAN_STATUSES } from '@scanflow/domain';
 import { api } from '../api/client.ts';
+import { useLiveEvents } from '../api/live.ts';
 import type { AdminUser, AuditQuery } from '../api/types.ts';
 import { DownloadButton } from '../components/Downloads.tsx';
 import { Alert, Link, Loading, StatusBadge } from '../components/ui.tsx';
@@ -11,6 +12,9 @@ import { useAsync } from '../lib/useAsync.ts';
 export function AdminDashboard() {
   const counts = useAsync(() => api.counts(), []);
   const pending = useAsync(() => api.listUsers({ pending: true }), []);
+  useLiveEvents((event) => {
+    if (event.kind === 'scan.status' || event.kind === 'reset') counts.reload();
+  });
   const byStatus = new Map((counts.data?.counts ?? []).map((c) => [c.status, c]));
   const pendingCount = pending.data?.items.length ?? 0;
   return (

@@ -59,10 +59,13 @@ export function Worklist({ role }: { role: Role }) {
 
   useEffect(() => {
     let live = true;
+    let latest = 0;
     const load = async (quiet: boolean) => {
+      // Loads overlap when events come quickly: only the newest one's answer is shown.
+      const mine = ++latest;
       try {
         const [page, c] = await Promise.all([api.listScans(toQuery(applied)), api.counts()]);
-        if (!live) return;
+        if (!live || mine !== latest) return;
         const fresh = page.items.filter((s) => s.priority === 'HIGH' && seen.current && !seen.current.has(s.id));
         if (quiet && fresh.length > 0) {
           setNotice(
@@ -76,7 +79,7 @@ export function Worklist({ role }: { role: Role }) {
         setError(null);
         setRefreshedAt(new Date());
       } catch (err) {
-        if (live) setError(messageOf(err));
+        if (live && mine === latest) setError(messageOf(err));
       }
     };
     reload.current = (quiet) => void load(quiet);
