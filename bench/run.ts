@@ -313,6 +313,7 @@ interface Section {
   load: () => Promise<{ run(): Promise<{ table: string; json: unknown }> }>;
 }
 const SECTIONS: Section[] = [
+  { name: 'reports', load: () => import('./reports.ts') },
   // AI pre-read: time-to-triage, stage timings, sustained scans/s by workers (issue 4).
   { name: 'ai-throughput', load: () => import('./ai-throughput.ts') },
   // DIMSE ingest rate: storescu → Scanflow's DICOM listener and → Orthanc, in the same run.

@@ -26,6 +26,11 @@ interface Subcommand {
   load: () => Promise<{ run(argv: string[]): Promise<number> }>;
 }
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  report: {
+    usage: `  report verify FILE | --code CODE [--url URL]
+                             Check a PDF report (or its code) against a server and its tamper-evident log`,
+    load: () => import('./cli/report.ts'),
+  },
   analyze: {
     usage: `  analyze FILE… [--json] [--model NAME] [--heatmaps DIR]
                              The AI pre-read of image files, without a server: one JSON result per file`,

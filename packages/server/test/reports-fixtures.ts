@@ -23,6 +23,7 @@ import {
 } from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
 import { withSystem } from '../src/db/scope.ts';
+import { sampleModel } from '../src/reports/sample.ts';
 
 export const PATIENT_NAME = 'தமிழ்ச்செல்வி प्रिया';
 export const PATIENT_DOB = '1975-01-31';
@@ -101,7 +102,7 @@ async function transition(t: TestApp, user: TestUser, id: string, body: Record<s
 
 /**
  * A case through upload, AI result (with heatmap), doctor's findings and pharmacist's
- * prescription, stopping before the admin's approval unless `approve` is set.
+ * prescription, stopping before the admin's approval.
  */
 export async function caseReadyForApproval(
   t: TestApp,
@@ -122,18 +123,15 @@ export async function caseReadyForApproval(
   expect(upload.statusCode, upload.body).toBe(201);
   const id = upload.json().scans[0].id as string;
   const heatmap = await t.ctx.blobs.put(await heatmapPng());
+  const sample = sampleModel().ai!;
   const ai: AiResult = {
-    model: { name: 'chest-xray-phantom', version: '1.1.0' },
-    labels: [
-      { id: 'nodule', display: 'Nodule', probability: 0.873 },
-      { id: 'consolidation', display: 'Consolidation', probability: 0.121 },
-      { id: 'pleural_effusion', display: 'Pleural effusion', probability: 0.054 },
-    ],
-    topFinding: { id: 'nodule', display: 'Nodule', probability: 0.873 },
-    uncertain: false,
-    priorityScore: 0.81,
-    priority: 'HIGH',
-    disclaimer: 'Decision support only: the AI result is not a diagnosis.',
+    model: sample.model,
+    labels: sample.labels.slice(0, 3),
+    topFinding: sample.topFinding,
+    uncertain: sample.uncertain,
+    priorityScore: sample.priorityScore,
+    priority: sample.priority,
+    disclaimer: sample.disclaimer,
     heatmap: { label: 'nodule', sha256: heatmap.sha256 },
   };
   await recordAiResult(t.ctx, { orgId: ward.patient.orgId, scanId: id }, ai);
@@ -145,19 +143,7 @@ export async function caseReadyForApproval(
   expect(verified.statusCode, verified.body).toBe(200);
   const completed = await transition(t, ward.pharmacist, id, {
     action: 'complete',
-    prescription: {
-      items: [
-        {
-          drug: 'Amoxicillin',
-          dose: '500 mg',
-          route: 'oral',
-          frequency: 'three times daily',
-          duration: '7 days',
-          notes: 'Take with food.',
-        },
-      ],
-      notes: 'Review in two weeks.',
-    },
+    prescription: sampleModel().prescription,
   });
   expect(completed.statusCode, completed.body).toBe(200);
   return id;

@@ -6,7 +6,7 @@
  * recorded with their reason, and that a server without STARTTLS is refused outright.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
 import { latestReport } from '../src/repositories/reports.ts';
 import { bearer, startTestApp, type TestApp } from './harness.ts';
+import { selfSignedCertificate } from './tls.ts';
 import {
   approve,
   caseReadyForApproval,
@@ -34,34 +35,6 @@ interface Received {
 type Mode = 'accept' | 'busy' | 'reject';
 
 const work = mkdtempSync(join(tmpdir(), 'scanflow-smtp-'));
-
-/** A throwaway certificate for 127.0.0.1, made with the openssl CLI. */
-function selfSignedCertificate(): { key: string; cert: string; certPath: string } {
-  const keyPath = join(work, 'key.pem');
-  const certPath = join(work, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath };
-}
 
 /** An SMTP server in this process; `mode` decides how it answers RCPT TO. */
 async function startSmtp(tls: { key: string; cert: string }, options: { noStartTls?: boolean } = {}) {
@@ -131,7 +104,7 @@ let t: TestApp;
 let ward: Ward;
 
 beforeAll(async () => {
-  tls = selfSignedCertificate();
+  tls = selfSignedCertificate(work);
   smtp = await startSmtp(tls);
   t = await startTestApp({
     SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,

@@ -27,6 +27,7 @@ import type { AuditTarget } from './request-context.ts';
 import { ErrorReply, PrescriptionSchema, ScanDetailSchema, ScanSummarySchema } from './schemas.ts';
 import { authRoutes } from './routes/auth.ts';
 import { scanRoutes } from './routes/scans.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { analysisRoutes } from './routes/analysis.ts';
 import { dicomWebRoutes } from './routes/dicomweb.ts';
 import { exportRoutes } from './routes/exports.ts';
@@ -216,6 +217,7 @@ export async function buildApp(ctx: AppContext, options: { logger?: FastifyServe
   await app.register(systemRoutes);
   await app.register(authRoutes, { prefix: '/api/v1/auth' });
   await app.register(scanRoutes, { prefix: '/api/v1/scans' });
+  await app.register(reportRoutes, { prefix: '/api/v1' });
   await app.register(analysisRoutes, { prefix: '/api/v1' });
   await app.register(dicomWebRoutes, { prefix: '/dicom-web' });
   await app.register(exportRoutes, { prefix: '/api/v1/scans' });
