@@ -331,6 +331,17 @@ describe('C-STORE', () => {
     expect(run.output).toMatch(/Received Store Response \(Success\)/);
     expect(await scansOf(admin.orgId)).toHaveLength(1);
   });
+
+  it('serves several associations at once, including two senders racing with the same instances', async () => {
+    const { ae, admin } = await organisationWithPeer();
+    const shared = [0, 1, 2].map((i) => writeFile(`shared-${ae}-${i}.dcm`, dicomBytes({ patientId: `RACE-${ae}` })));
+    const own = [0, 1, 2].map((i) => writeFile(`own-${ae}-${i}.dcm`, dicomBytes()));
+    const runs = await Promise.all([store(ae, [...shared, own[0]!]), store(ae, [...shared, own[1]!, own[2]!])]);
+    for (const run of runs) expect(run.code, run.output).toBe(0);
+    const scans = await scansOf(admin.orgId);
+    expect(scans).toHaveLength(6);
+    expect(new Set(scans.map((s) => s.sop_instance_uid)).size).toBe(6);
+  });
 });
 
 describe('Orthanc forwarding to Scanflow', () => {
