@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
-import { withSystem } from '../src/db/scope.ts';
+import { withScope, withSystem } from '../src/db/scope.ts';
 
 let t: TestApp;
 let org: string;
@@ -296,4 +296,35 @@ it('documents the discussion and live routes in the OpenAPI document', async () 
   ]) {
     expect(Object.keys(doc.paths), path).toContain(path);
   }
+});
+
+describe('row-level security and privileges beneath the API', () => {
+  it('shows patients no discussion rows, gives the application role no DELETE and no access to the event log', async () => {
+    const scanId = await pngCase();
+    await api(doctor, 'POST', `/scans/${scanId}/messages`, { text: 'For clinicians' });
+    await api(doctor, 'POST', `/scans/${scanId}/annotations`, {
+      geometry: { kind: 'arrow', from: { x: 1, y: 1 }, to: { x: 2, y: 2 } },
+    });
+    const asPatient = { orgId: patient.orgId, userId: patient.id, dbRole: 'patient' } as const;
+    const asDoctor = { orgId: doctor.orgId, userId: doctor.id, dbRole: 'doctor' } as const;
+    const seen = await withScope(t.ctx.db, asPatient, async (tx) => ({
+      messages: (await tx.query('SELECT 1 FROM case_messages WHERE scan_id = $1', [scanId])).rows.length,
+      annotations: (await tx.query('SELECT 1 FROM annotations WHERE scan_id = $1', [scanId])).rows.length,
+    }));
+    expect(seen).toEqual({ messages: 0, annotations: 0 });
+    await expect(
+      withScope(t.ctx.db, asDoctor, (tx) => tx.query('DELETE FROM annotations WHERE scan_id = $1', [scanId])),
+    ).rejects.toThrow(/permission denied/);
+    await expect(
+      withScope(t.ctx.db, asDoctor, (tx) => tx.query('DELETE FROM case_messages WHERE scan_id = $1', [scanId])),
+    ).rejects.toThrow(/permission denied/);
+    await expect(withScope(t.ctx.db, asDoctor, (tx) => tx.query('SELECT * FROM live_events'))).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(
+      withScope(t.ctx.db, asDoctor, (tx) =>
+        tx.query(`SELECT live_append($1, 'scan.status', '{}'::jsonb)`, [doctor.orgId]),
+      ),
+    ).rejects.toThrow(/permission denied/);
+  });
 });

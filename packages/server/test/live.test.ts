@@ -148,6 +148,35 @@ describe('who receives what', () => {
   });
 });
 
+describe('second opinions', () => {
+  it('reaches the requested doctor live, and the answer reaches the one who asked', async () => {
+    const scanId = await upload(t, patient);
+    const [asker, asked] = await Promise.all([
+      TestLiveClient.connect(url, doctor.token),
+      TestLiveClient.connect(url, secondDoctor.token),
+    ]);
+    const res = await post(t, doctor, `/scans/${scanId}/second-opinions`, {
+      doctorId: secondDoctor.id,
+      note: 'Vessel?',
+    });
+    expect(res.statusCode).toBe(201);
+    const request = await asked.next(about(scanId, 'second_opinion.changed'));
+    expect(request.data).toMatchObject({
+      request: { id: res.json().id, status: 'requested', requestedOf: { id: secondDoctor.id } },
+    });
+    await post(t, secondDoctor, `/second-opinions/${res.json().id}/answer`, { text: 'A vessel.' });
+    const answered = await asker.next(
+      (m) =>
+        about(scanId, 'second_opinion.changed')(m) &&
+        (m.data as { request: { status: string } }).request.status === 'answered',
+    );
+    expect(answered.data).toMatchObject({ request: { response: 'A vessel.' } });
+    await asker.next(about(scanId, 'discussion.message'));
+    asker.close();
+    asked.close();
+  });
+});
+
 describe('resuming after a drop', () => {
   it('replays what was missed, in order, once, then continues live', async () => {
     const scanId = await upload(t, patient);
