@@ -79,7 +79,7 @@ async function verifyCli(admin: TestUser, args: string[]): Promise<{ code: numbe
   writeFileSync(file, text);
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0);
+  process.stdout.write = (chunk: string) => lines.push(String(chunk)) > 0;
   try {
     const code = await ledgerCli(['verify', '--export', file, '--log-key', logKey, ...args]);
     return { code, output: lines.join('') };
@@ -151,7 +151,7 @@ describe('witnesses', () => {
         admin.orgId,
       ]),
     );
-    const forged = rows.slice(0, size).map((r) => new Uint8Array(r.entry));
+    const forged: Uint8Array[] = rows.slice(0, size).map((r) => new Uint8Array(r.entry));
     // Rewrite the last two entries: who did what becomes "denied".
     for (const i of [size - 2, size - 1])
       forged[i] = canonicalBytes({ ...parseCanonical(forged[i]!), outcome: 'denied' });

@@ -189,7 +189,7 @@ describe('the log of an organisation', () => {
       const admin = await createUser(timed, uniqueSlug('timed'), 'admin');
       const lifecycle = ledgerFor(timed.ctx).start({ warn: () => undefined });
       try {
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + 40_000;
         let size = 0;
         while (Date.now() < deadline && size === 0) {
           await new Promise((r) => setTimeout(r, 250));

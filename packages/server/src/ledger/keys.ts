@@ -19,7 +19,11 @@ import type { FieldCipher } from '../storage/field-cipher.ts';
 
 export type KeyKind = 'log' | 'witness';
 
-/** Loads the key stored under `id`, or generates and stores it (first writer wins across processes). */
+/**
+ * Loads the key stored under `id` (kind and key name), or generates and stores it; the first
+ * writer wins across processes. A log's key name is its origin, so changing LEDGER_ORIGIN starts
+ * new logs' keys: keep it fixed once checkpoints exist.
+ */
 export async function loadOrCreateSigner(
   db: Database,
   seedCipher: FieldCipher,

@@ -109,6 +109,8 @@ export class LedgerService {
   private readonly witnesses: { url: string; verifier: NoteVerifier; verifierKey: string }[];
   /** Logs that grew since their last checkpoint in this process. */
   private readonly dirty = new Set<string>();
+  /** Logs found with unsigned entries at start, signed after the ones growing now. */
+  private readonly backlog = new Set<string>();
 
   constructor(private readonly ctx: AppContext) {
     this.trees = new LogTrees();
@@ -125,8 +127,9 @@ export class LedgerService {
     return `${this.ctx.config.ledgerOrigin}/${logId}`;
   }
 
-  private signer(kind: 'log' | 'witness', id: string, name: string): Promise<NoteSigner> {
-    const key = `${kind}:${id}`;
+  // A key is stored under its kind and name: the name (a log's origin) is part of what it signs.
+  private signer(kind: 'log' | 'witness', name: string): Promise<NoteSigner> {
+    const key = `${kind}:${name}`;
     let signer = this.signers.get(key);
     if (!signer) {
       signer = loadOrCreateSigner(this.ctx.db, this.seedCipher, kind, key, name);
@@ -138,12 +141,12 @@ export class LedgerService {
 
   /** The log's signer; its key is generated the first time it is needed. */
   logSigner(logId: string): Promise<NoteSigner> {
-    return this.signer('log', logId, this.originOf(logId));
+    return this.signer('log', this.originOf(logId));
   }
 
   /** This node's witness cosigner. */
   witnessCosigner(): Promise<NoteSigner> {
-    return this.signer('witness', this.ctx.config.ledgerWitnessName, this.ctx.config.ledgerWitnessName);
+    return this.signer('witness', this.ctx.config.ledgerWitnessName);
   }
 
   /** The log's signed-note verifier key, if the log exists (an organisation, or the system log). */
@@ -222,7 +225,8 @@ export class LedgerService {
   /** Checkpoints every log that grew here, plus (at start) every log with unsigned entries. */
   async checkpointGrownLogs(): Promise<void> {
     await this.sequenceNow();
-    for (const logId of [...this.dirty]) {
+    for (const logId of [...this.dirty, ...[...this.backlog].filter((id) => !this.dirty.has(id))]) {
+      this.backlog.delete(logId);
       try {
         await this.checkpointNow(logId);
       } catch {
@@ -273,10 +277,13 @@ export class LedgerService {
         `WITH RECURSIVE logs AS (
            SELECT min(log_id) AS id FROM ledger_entries
            UNION ALL SELECT (SELECT min(log_id) FROM ledger_entries WHERE log_id > logs.id) FROM logs WHERE logs.id IS NOT NULL)
-         SELECT id FROM logs WHERE id IS NOT NULL`,
+         SELECT id FROM logs
+          WHERE id IS NOT NULL
+            AND (SELECT e.leaf_index + 1 FROM ledger_entries e WHERE e.log_id = logs.id ORDER BY e.leaf_index DESC LIMIT 1)
+              > COALESCE((SELECT c.size FROM ledger_checkpoints c WHERE c.log_id = logs.id ORDER BY c.size DESC LIMIT 1), 0)`,
       ),
     );
-    for (const row of rows) this.dirty.add(row.id);
+    for (const row of rows) this.backlog.add(row.id);
   }
 
   // ---- witnesses: this node's logs asking others ----
