@@ -324,6 +324,8 @@ const SECTIONS: Section[] = [
   { name: 'decode', load: () => import('./decode.ts') },
   // The web app: first load (bytes, time to interactive) and status change → another browser (issue 7).
   { name: 'web', load: () => import('./web.ts') },
+  // The tamper-evident log: append rate under API load, proofs and replay at 1M entries (issue 5).
+  { name: 'ledger', load: () => import('./ledger.ts') },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (name: string) => !only || only.includes(name);
