@@ -25,6 +25,7 @@ import { startBackgroundWork } from '../packages/server/src/background.ts';
 import { UserService } from '../packages/server/src/services/user-service.ts';
 import { dicomBytes, pngBytes } from '../packages/server/test/fixtures.ts';
 import { bearer, multipart, signIn } from '../packages/server/test/harness.ts';
+import { quietServerEnv } from './server-env.ts';
 import { percentile, round } from './stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,16 +44,7 @@ const KINDS: Kind[] = [
   { name: 'png-1024x1024-8bit', file: () => pngBytes(1024, 1024, 7) },
 ];
 
-function env(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATA_DIR: dataDir,
-    SCANFLOW_MASTER_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
-    ...extra,
-  };
-}
+const env = quietServerEnv;
 
 async function patientOf(ctx: AppContext): Promise<{ orgId: string; email: string; password: string }> {
   const email = `bench-${randomBytes(4).toString('hex')}@example.test`;

@@ -25,6 +25,7 @@ import { UserService } from '../packages/server/src/services/user-service.ts';
 import { currentTotp } from '../packages/server/src/auth/totp.ts';
 import { dicomBytes } from '../packages/server/test/fixtures.ts';
 import { closedLoop, percentile, round } from './stats.ts';
+import { quietServerEnv } from './server-env.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'packages/server/bin/scanflow.js');
@@ -139,16 +140,8 @@ async function signIn(
   return body.accessToken;
 }
 
-/** A fresh, quiet server's settings: its own data and key, no demo data, no rate limits in the way. */
-function serverEnv(dataDir: string): Record<string, string> {
-  return {
-    DATA_DIR: dataDir,
-    SCANFLOW_MASTER_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    AUTH_RATE_LIMIT_PER_MINUTE: '100000',
-  };
-}
+/** A fresh, quiet server's settings (bench/server-env.ts). */
+const serverEnv = (dataDir: string) => quietServerEnv(dataDir);
 
 async function measure(database: 'pglite' | 'postgres', port: number): Promise<Result> {
   const dataDir = mkdtempSync(join(tmpdir(), `scanflow-bench-${database}-`));

@@ -23,18 +23,21 @@ export const ScanStatusSchema = Type.Union(SCAN_STATUSES.map((s) => Type.Literal
 export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
 
+/** One label of an AI result: its probability and the threshold it was read against. */
+export const AiLabelSchema = Type.Object({
+  id: Type.String(),
+  display: Type.String(),
+  probability: Type.Number(),
+  threshold: Type.Optional(Type.Number()),
+  positive: Type.Optional(Type.Boolean()),
+});
+export const AiFindingSchema = Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() });
+export const AiModelSchema = Type.Object({ name: Type.String(), version: Type.String() });
+
 export const AiResultSchema = Type.Object({
-  model: Type.Object({ name: Type.String(), version: Type.String() }),
-  labels: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      display: Type.String(),
-      probability: Type.Number(),
-      threshold: Type.Optional(Type.Number()),
-      positive: Type.Optional(Type.Boolean()),
-    }),
-  ),
-  topFinding: Nullable(Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() })),
+  model: AiModelSchema,
+  labels: Type.Array(AiLabelSchema),
+  topFinding: Nullable(AiFindingSchema),
   confidence: Type.Optional(
     Type.Number({ description: 'The top finding probability; for "No finding" (null), 1 − the highest probability' }),
   ),

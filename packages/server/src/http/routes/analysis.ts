@@ -8,19 +8,17 @@ import { decide } from '@scanflow/domain';
 import { AnalysisService } from '../../services/analysis-service.ts';
 import { enforce } from '../../services/access.ts';
 import { modelCatalog } from '../../services/model-catalog.ts';
-import { errorReplies, Nullable, Uuid } from '../schemas.ts';
+import { AiFindingSchema, AiLabelSchema, AiModelSchema, errorReplies, Nullable, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
 
-const Finding = Type.Object({ id: Type.String(), display: Type.String(), probability: Type.Number() });
 const Priority = Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]);
-const Model = Type.Object({ name: Type.String(), version: Type.String() });
 
 const VersionSummary = Type.Object({
   version: Type.Integer(),
   current: Type.Boolean({ description: 'The run the scan shows now' }),
-  model: Model,
+  model: AiModelSchema,
   createdAt: Type.String({ format: 'date-time' }),
-  topFinding: Nullable(Finding),
+  topFinding: Nullable(AiFindingSchema),
   priority: Priority,
   uncertain: Type.Boolean(),
 });
@@ -28,15 +26,7 @@ const VersionSummary = Type.Object({
 const AnalysisSchema = Type.Object({
   scanId: Uuid,
   ...VersionSummary.properties,
-  labels: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      display: Type.String(),
-      probability: Type.Number(),
-      threshold: Type.Optional(Type.Number()),
-      positive: Type.Optional(Type.Boolean()),
-    }),
-  ),
+  labels: Type.Array(AiLabelSchema),
   thresholds: Type.Object({
     labels: Type.Record(Type.String(), Type.Number()),
     uncertain: Nullable(Type.Number()),
