@@ -1,5 +1,6 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
+import { precompress } from './precompress.ts';
 
 // Built into packages/web/dist, which the Scanflow server serves at `/` (no second server).
 const root = decodeURIComponent(new URL('.', import.meta.url).pathname);
@@ -7,7 +8,7 @@ const root = decodeURIComponent(new URL('.', import.meta.url).pathname);
 export default defineConfig({
   root,
   base: '/',
-  plugins: [react()],
+  plugins: [react(), precompress(`${root}dist`)],
   build: {
     outDir: `${root}dist`,
     emptyOutDir: true,

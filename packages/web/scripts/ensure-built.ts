@@ -22,7 +22,9 @@ function newestMtime(path: string): number {
 export function webBuildIsStale(): boolean {
   if (!existsSync(WEB_DIST_INDEX)) return true;
   const built = statSync(WEB_DIST_INDEX).mtimeMs;
-  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((p) => join(WEB_ROOT, p));
+  const sources = ['src', 'index.html', 'vite.config.ts', 'precompress.ts', 'package.json'].map((p) =>
+    join(WEB_ROOT, p),
+  );
   return sources.some((p) => existsSync(p) && newestMtime(p) > built);
 }
 

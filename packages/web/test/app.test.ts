@@ -4,7 +4,7 @@
  * browser context. Screenshots go to test-artifacts/screenshots/ (look at them).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { generate } from 'otplib';
@@ -193,6 +193,29 @@ describe('the built app', () => {
     const gzipped = js.reduce((n, f) => n + gzipSync(readFileSync(`${assets}${f}`)).length, 0);
     expect(js.length).toBeGreaterThan(0);
     expect(gzipped).toBeLessThan(500 * 1024);
+  });
+
+  it('is sent compressed to browsers that accept it, and plain to those that do not', async () => {
+    await ensureWebBuilt();
+    const t = await startTestApp();
+    try {
+      const assets = `${WEB_ROOT}dist/assets/`;
+      const file = readdirSync(assets).find((f) => f.endsWith('.js'))!;
+      const original = readFileSync(`${assets}${file}`);
+      const compressed = await t.app.inject({
+        url: `/assets/${file}`,
+        headers: { 'accept-encoding': 'br, gzip' },
+      });
+      expect(compressed.statusCode).toBe(200);
+      expect(compressed.headers['content-encoding']).toBe('br');
+      expect(compressed.rawPayload.length).toBeLessThan(original.length / 2);
+      expect(brotliDecompressSync(compressed.rawPayload).equals(original)).toBe(true);
+      const plain = await t.app.inject({ url: `/assets/${file}`, headers: { 'accept-encoding': 'identity' } });
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.rawPayload.equals(original)).toBe(true);
+    } finally {
+      await t.close();
+    }
   });
 });
 

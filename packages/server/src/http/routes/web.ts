@@ -21,7 +21,14 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
     );
     return;
   }
-  await app.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false, index: ['index.html'] });
+  // The build writes .br and .gz copies of each text asset (packages/web/precompress.ts).
+  await app.register(fastifyStatic, {
+    root: WEB_DIST,
+    prefix: '/',
+    wildcard: false,
+    index: ['index.html'],
+    preCompressed: true,
+  });
   app.get('/*', { schema: { hide: true }, config: { auth: false } }, async (request, reply) => {
     if (request.url.startsWith('/api/')) {
       return reply
