@@ -14,7 +14,7 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
 import { latestReport } from '../src/repositories/reports.ts';
-import { bearer, startTestApp, type TestApp } from './harness.ts';
+import { bearer, createUser, startTestApp, type TestApp } from './harness.ts';
 import { selfSignedCertificate } from './tls.ts';
 import {
   approve,
@@ -79,8 +79,10 @@ async function startSmtp(tls: { key: string; cert: string }, options: { noStartT
 
 /** The MIME part with this content type: its headers and its decoded body. */
 function mimePart(raw: string, type: RegExp): { headers: string; body: Buffer } {
-  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)![1]!;
-  const part = raw.split(`--${boundary}`).find((p) => type.test(p.slice(0, p.indexOf('\r\n\r\n'))))!;
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)?.[1];
+  // A single-part message is its own only part.
+  const parts = boundary ? raw.split(`--${boundary}`) : [raw];
+  const part = parts.find((p) => type.test(p.slice(0, p.indexOf('\r\n\r\n'))))!;
   const split = part.indexOf('\r\n\r\n');
   const headers = part.slice(0, split);
   const content = part.slice(split + 4);
@@ -242,6 +244,43 @@ describe('report e-mail over SMTP with STARTTLS', () => {
     expect(gaveUp).toMatchObject({ status: 'failed', attempts: 2 });
     expect(gaveUp!.reason).toMatch(/451/);
     smtp.state.mode = 'accept';
+  });
+});
+
+describe('the outbox over SMTP', () => {
+  it('sends e-mailed sign-in codes through the same outbox, and marks them sent', async () => {
+    smtp.state.mode = 'accept';
+    const admin = await createUser(t, ward.org, 'admin');
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: admin.email, password: admin.password },
+    });
+    const challenge = login.json().challenge as string;
+    const before = smtp.received.length;
+    const sent = await t.app.inject({ method: 'POST', url: '/api/v1/auth/email-code', payload: { challenge } });
+    expect(sent.statusCode, sent.body).toBe(202);
+    await reportWorker(t, [ward.patient.orgId]).drain();
+    expect(smtp.received.length).toBe(before + 1);
+    const mail = smtp.received.at(-1)!;
+    expect(mail.secure).toBe(true);
+    expect(mail.to).toEqual([admin.email]);
+    expect(headerOf(mail.raw, 'Subject')).toBe('Your Scanflow sign-in code');
+    const code = /sign-in code is (\d{6})/.exec(mimePart(mail.raw, /text\/plain/i).body.toString('utf8'))?.[1];
+    expect(code).toMatch(/^\d{6}$/);
+    const verified = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email-code/verify',
+      payload: { challenge, code },
+    });
+    expect(verified.statusCode, verified.body).toBe(200);
+    const outbox = await withSystem(t.ctx.db, (tx) =>
+      tx.query<{ status: string }>(
+        `SELECT status FROM outbox WHERE org_id = $1 AND kind = 'second-factor-code' ORDER BY created_at DESC LIMIT 1`,
+        [admin.orgId],
+      ),
+    );
+    expect(outbox.rows[0]!.status).toBe('sent');
   });
 });
 

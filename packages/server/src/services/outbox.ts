@@ -1,10 +1,15 @@
 /**
  * Outgoing mail. Every message is written to the outbox table first (recipient and body
- * encrypted); with no SMTP server configured the outbox is where it stays, readable by the
+ * encrypted), with an `outbox_send` job in the same transaction that hands it to the SMTP server
+ * (SMTP_URL); with no SMTP server configured the outbox is where it stays, readable by the
  * organisation's admins. Subjects are plain text, so they never carry clinical or personal data.
  */
 import type { Queryable } from '../db/database.ts';
+import { enqueueJob } from '../jobs/queue.ts';
 import type { FieldCipher } from '../storage/field-cipher.ts';
+
+/** The job that sends an outbox message over SMTP when a server is configured. */
+export const OUTBOX_SEND_JOB = 'outbox_send';
 
 export interface OutgoingMail {
   orgId: string;
@@ -31,7 +36,9 @@ export async function enqueueMail(tx: Queryable, cipher: FieldCipher, mail: Outg
       mail.attachment?.type ?? null,
     ],
   );
-  return rows[0]!.id;
+  const id = rows[0]!.id;
+  await enqueueJob(tx, { orgId: mail.orgId, kind: OUTBOX_SEND_JOB, payload: { outboxId: id } });
+  return id;
 }
 
 export interface OutboxMessage {
@@ -85,4 +92,45 @@ export async function findOutboxAttachment(
     [id],
   );
   return rows[0] ?? null;
+}
+
+/** One message as the sender needs it, with its attachment's blob address. */
+export async function findOutboxMessage(
+  tx: Queryable,
+  cipher: FieldCipher,
+  id: string,
+): Promise<(OutgoingMail & { status: string; attachmentSha256: string | null }) | null> {
+  const { rows } = await tx.query<{
+    org_id: string;
+    kind: string;
+    to_enc: Uint8Array;
+    subject: string;
+    body_enc: Uint8Array;
+    status: string;
+    attachment_sha256: string | null;
+    attachment_name: string | null;
+    attachment_type: string | null;
+  }>(
+    `SELECT org_id, kind, to_enc, subject, body_enc, status, attachment_sha256, attachment_name, attachment_type
+       FROM outbox WHERE id = $1`,
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    orgId: r.org_id,
+    kind: r.kind,
+    to: cipher.decrypt(r.to_enc),
+    subject: r.subject,
+    body: cipher.decrypt(r.body_enc),
+    status: r.status,
+    attachmentSha256: r.attachment_sha256,
+    ...(r.attachment_sha256 && r.attachment_name && r.attachment_type
+      ? { attachment: { sha256: r.attachment_sha256, name: r.attachment_name, type: r.attachment_type } }
+      : {}),
+  };
+}
+
+export async function setOutboxStatus(tx: Queryable, id: string, status: 'sent' | 'failed'): Promise<void> {
+  await tx.query('UPDATE outbox SET status = $2 WHERE id = $1', [id, status]);
 }

@@ -78,3 +78,5 @@ GRANT SELECT, INSERT ON reports TO scanflow_app;
 GRANT SELECT, INSERT ON deliveries TO scanflow_app;
 GRANT UPDATE (status, reason, attempts, message_id, outbox_id, last_attempt_at, sent_at, updated_at)
   ON deliveries TO scanflow_app;
+-- The outbox's sender records whether a message went out over SMTP.
+GRANT UPDATE (status) ON outbox TO scanflow_app;
