@@ -232,24 +232,29 @@ async function verifyExport(orgId: string, extraArgs: string[] = []): Promise<{ 
     }),
   );
   writeFileSync(file, text);
+  return cli(['verify', '--export', file, '--log-key', await logKeyOf(orgId), ...extraArgs]);
+}
+
+/** Runs `scanflow ledger …` in this process and collects what it prints. */
+async function cli(args: string[]): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string) => lines.push(String(chunk)) > 0;
+  process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0);
   try {
-    const code = await ledgerCli(['verify', '--export', file, '--log-key', await logKeyOf(orgId), ...extraArgs]);
+    const code = await ledgerCli(args);
     return { code, output: lines.join('') };
   } finally {
     process.stdout.write = write;
   }
 }
 
-async function loggedOrg(): Promise<{ admin: TestUser; size: number }> {
+async function loggedOrg(): Promise<{ admin: TestUser; size: number; firstSize: number }> {
   const { admin } = await orgWithActivity();
   const cp1 = (await api(admin, 'POST', '/checkpoints')).json();
   for (let i = 0; i < 3; i++) await api(admin, 'GET', '/checkpoints');
   const cp2 = (await api(admin, 'POST', '/checkpoints')).json();
   expect(cp2.size).toBeGreaterThan(cp1.size);
-  return { admin, size: cp2.size };
+  return { admin, size: cp2.size, firstSize: cp1.size };
 }
 
 describe('ledger verify', () => {
@@ -346,4 +351,84 @@ describe('ledger verify', () => {
     const alerts = await t.app.inject({ method: 'GET', url: '/api/v1/admin/alerts', headers: bearer(admin) });
     expect(alerts.json().items.map((a: { kind: string }) => a.kind)).toContain('ledger.tamper_detected');
   });
+});
+
+describe('the ledger command against a running server, and proofs', () => {
+  it('verifies through the API (--url) and checks inclusion and consistency proofs from the API and an export', async () => {
+    const { admin, firstSize, size } = await loggedOrg();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = t.app.server.address();
+    if (!address || typeof address === 'string') throw new Error('no port');
+    const base = `http://127.0.0.1:${address.port}`;
+    const key = await logKeyOf(admin.orgId);
+    const remote = ['--url', base, '--token', admin.token, '--log-key', key];
+    const verified = await cli(['verify', ...remote]);
+    expect(verified.output).toContain('2 checkpoint(s) verified');
+    expect(verified.code).toBe(0);
+    const inclusion = await cli(['proof', 'inclusion', '--index', '1', '--size', String(firstSize), ...remote]);
+    expect(inclusion.code).toBe(0);
+    expect(JSON.parse(inclusion.output)).toMatchObject({
+      kind: 'inclusion',
+      index: 1,
+      size: firstSize,
+      verified: true,
+    });
+    const consistency = await cli(['proof', 'consistency', '--from', String(firstSize), ...remote]);
+    expect(consistency.code).toBe(0);
+    expect(JSON.parse(consistency.output)).toMatchObject({ from: firstSize, size, verified: true });
+    // The same from an export file, offline.
+    const file = join(work, `proofs-${admin.orgId}.jsonl`);
+    const res = await fetch(`${base}/api/v1/ledger/export`, { headers: bearer(admin) });
+    expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+    writeFileSync(file, await res.text());
+    const offline = await cli(['proof', 'inclusion', '--index', String(size - 1), '--export', file, '--log-key', key]);
+    expect(JSON.parse(offline.output)).toMatchObject({ index: size - 1, size, verified: true });
+    expect((await cli(['proof', 'inclusion', '--index', '1', '--export', file, '--size', '999999'])).code).toBe(2);
+    expect((await cli(['verify'])).code).toBe(2);
+    expect((await cli(['verify', '--url', base, '--token', 'not-a-token'])).code).toBe(1);
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)(
+    'appends an event whose transaction committed after later ones were sequenced (PostgreSQL)',
+    async () => {
+      const { admin } = await loggedOrg();
+      const { default: pg } = await import('pg');
+      const late = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await late.connect();
+      try {
+        await late.query('BEGIN');
+        const lateSeq = Number(
+          (
+            await late.query(
+              `INSERT INTO audit_events (org_id, action, outcome) VALUES ($1, 'test.late', 'success') RETURNING seq`,
+              [admin.orgId],
+            )
+          ).rows[0].seq,
+        );
+        await t.ctx.audit.record({
+          orgId: admin.orgId,
+          actorUserId: null,
+          actorRole: null,
+          action: 'test.early',
+          outcome: 'success',
+        });
+        await ledgerFor(t.ctx).sequenceNow();
+        await late.query('COMMIT');
+        await ledgerFor(t.ctx).sequenceNow();
+        const { rows } = await withSystem(t.ctx.db, (tx) =>
+          tx.query<{ audit_seq: number; leaf_index: number }>(
+            `SELECT audit_seq, leaf_index FROM ledger_entries WHERE log_id = $1 ORDER BY leaf_index DESC LIMIT 2`,
+            [admin.orgId],
+          ),
+        );
+        // The late event is the last leaf, after an event with a higher seq.
+        expect(Number(rows[0]!.audit_seq)).toBe(lateSeq);
+        expect(Number(rows[1]!.audit_seq)).toBeGreaterThan(lateSeq);
+        await api(admin, 'POST', '/checkpoints');
+        expect((await verifyExport(admin.orgId)).code).toBe(0);
+      } finally {
+        await late.end();
+      }
+    },
+  );
 });
