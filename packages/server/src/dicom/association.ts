@@ -41,7 +41,8 @@ export interface ReceivedInstance {
   sopClassUid: string;
   sopInstanceUid: string;
   transferSyntaxUid: string;
-  dataSet: Buffer;
+  /** The data set's fragments, in order (P-DATA values, not yet joined). */
+  dataSet: Buffer[];
 }
 
 /** What the association asks of the server: who may associate, and where instances go. */
@@ -264,7 +265,7 @@ export class Association {
           sopClassUid: command.affectedSopClassUid,
           sopInstanceUid: command.affectedSopInstanceUid,
           transferSyntaxUid: context.transferSyntax,
-          dataSet: Buffer.concat(message.dataParts, message.dataBytes),
+          dataSet: message.dataParts,
         },
         this.address,
       );

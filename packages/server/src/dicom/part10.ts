@@ -10,7 +10,8 @@ export const IMPLEMENTATION_CLASS_UID = '2.25.2794655539934851917783006212625822
 export const IMPLEMENTATION_VERSION_NAME = 'SCANFLOW_1';
 
 export function wrapPart10(
-  dataSet: Buffer,
+  /** The data set as received, in the fragments it arrived in (copied once, here). */
+  dataSet: readonly Buffer[],
   ids: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; sourceAe: string },
 ): Buffer {
   const elements = Buffer.concat([
@@ -29,7 +30,7 @@ export function wrapPart10(
     Buffer.from('DICM', 'latin1'),
     metaElement(0x0000, 'UL', groupLength),
     elements,
-    dataSet,
+    ...dataSet,
   ]);
 }
 
