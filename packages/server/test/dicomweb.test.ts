@@ -272,6 +272,12 @@ describe('QIDO-RS', () => {
     const byName = await get(doctor, '/dicom-web/studies?PatientName=Doe*');
     expect(byName.statusCode).toBe(200);
     expect(byName.headers.warning).toMatch(/PatientName is not supported.*encrypted/);
+    const hostile = await get(doctor, '/dicom-web/studies?Foo%0d%0aX-Injected:%20yes=1');
+    expect(hostile.statusCode).toBe(200);
+    expect(hostile.headers.warning).toBe(
+      '299 scanflow "The matching key (unreadable) is not supported and was ignored"',
+    );
+    expect(hostile.headers['x-injected']).toBeUndefined();
     const wildcard = await get(doctor, '/dicom-web/studies?PatientID=MRN*');
     expect(wildcard.statusCode).toBe(400);
     expect(wildcard.json().error.message).toMatch(/exactly/);

@@ -32,7 +32,7 @@ export const MAX_QIDO_LIMIT = 1000;
 export interface QidoQuery {
   filter: Omit<DicomFilter, 'orgId' | 'patientUserId' | 'patientLookup'> & { patientId?: string };
   page: Page;
-  /** Warning header values for keys that were ignored (PS3.18 8.3.4.1). */
+  /** What was ignored, for the Warning header (PS3.18 8.3.4.1). */
   warnings: string[];
 }
 
@@ -84,9 +84,8 @@ export function parseQidoQuery(
         break;
       default:
         warnings.push(
-          `299 scanflow "The matching key ${rawKey} is not supported and was ignored` +
-            (rawKey === 'PatientName' || rawKey === '00100010' ? ' (patient names are stored encrypted)' : '') +
-            '"',
+          `The matching key ${/^[A-Za-z0-9]{1,64}$/.test(rawKey) ? rawKey : '(unreadable)'} is not supported and was ignored` +
+            (key === 'PatientName' || rawKey === '00100010' ? ' (patient names are stored encrypted)' : ''),
         );
     }
   }

@@ -12,6 +12,7 @@ import type { InstanceRow } from '../../repositories/dicomweb.ts';
 import { instanceUrl, parseQidoQuery, type QidoLevel } from '../../services/dicomweb-query.ts';
 import type { InstanceTarget } from '../../services/dicomweb-service.ts';
 import { errorReplies } from '../schemas.ts';
+import { warningHeader } from '../warning-header.ts';
 import { infoOf, sessionOf } from '../request-context.ts';
 import { buildMultipartRelated, parseAccept, parseMultipartRelated } from '../multipart-related.ts';
 
@@ -141,7 +142,7 @@ export const dicomWebRoutes: FastifyPluginAsyncTypebox = async (app) => {
       resourceId: fixed.study ?? null,
       details: { results: results.length },
     };
-    if (query.warnings.length) void reply.header('warning', query.warnings.join(', '));
+    if (query.warnings.length) void reply.header('warning', warningHeader(query.warnings));
     return reply.type(DICOM_JSON).send(results);
   };
   const qido = <P extends TSchema>(summary: string, params: P) =>

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
+import { warningHeader } from '../warning-header.ts';
 
 export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -44,9 +45,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox = async (app) => {
           warnings: result.warnings.length,
         },
       };
-      if (result.warnings.length) {
-        void reply.header('warning', result.warnings.map((w) => `299 scanflow "${w.replace(/"/g, "'")}"`).join(', '));
-      }
+      if (result.warnings.length) void reply.header('warning', warningHeader(result.warnings));
       return reply
         .header('content-type', 'application/dicom')
         .header('content-disposition', `attachment; filename="${result.filename}"`)
