@@ -208,8 +208,9 @@ export class DicomWebService {
       try {
         const [probe] = await probeFiles(this.ctx, [file]);
         const tags = probe?.dicom;
-        if (!tags?.sopInstanceUid) {
-          failed.push(failure(STOW_FAILURE.cannotUnderstand));
+        // DICOMweb addresses instances by study, series and instance UID: all three are needed.
+        if (!tags?.sopInstanceUid || !tags.studyInstanceUid || !tags.seriesInstanceUid) {
+          failed.push(failure(STOW_FAILURE.cannotUnderstand, tags?.sopClassUid, tags?.sopInstanceUid));
         } else if (options.study && tags.studyInstanceUid !== options.study) {
           failed.push(failure(STOW_FAILURE.studyUidMismatch, tags.sopClassUid, tags.sopInstanceUid));
         } else if (actor.role !== 'patient' && !tags.patientId) {
