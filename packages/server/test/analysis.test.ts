@@ -51,11 +51,12 @@ async function upload(user: TestUser, file: { name: string; bytes: Buffer }): Pr
   return res.json().scans[0].id as string;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+/** Polls `probe` until it gives a value (null: not yet). */
+async function waitFor<T>(what: string, probe: () => Promise<T | null>): Promise<NonNullable<T>> {
   const started = Date.now();
   for (;;) {
     const value = await probe();
-    if (value !== undefined) return value;
+    if (value !== null && value !== undefined) return value;
     if (Date.now() - started > 30_000) throw new Error(`${what}: not within 30 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -66,10 +67,12 @@ describe('versioned analyses', () => {
 
   it('records the pre-read as version 1 with every label, its thresholds, the model and both heatmaps', async () => {
     scanId = await upload(patient, { name: 'chest.dcm', bytes: dicomBytes({ rows: 256, columns: 256 }) });
-    const analysis = await waitFor('analysis', async () => {
-      const res = await get(doctor, `/api/v1/scans/${scanId}/analysis`);
-      return res.statusCode === 200 ? res.json() : undefined;
-    });
+    const analysis = (
+      await waitFor('analysis', async () => {
+        const res = await get(doctor, `/api/v1/scans/${scanId}/analysis`);
+        return res.statusCode === 200 ? res : null;
+      })
+    ).json();
     expect(analysis).toMatchObject({
       scanId,
       version: 1,
@@ -124,10 +127,12 @@ describe('versioned analyses', () => {
     expect(rerun.statusCode, rerun.body).toBe(202);
     expect(rerun.json()).toMatchObject({ scanId, status: 'queued' });
 
-    const second = await waitFor('version 2', async () => {
-      const res = (await get(doctor, `/api/v1/scans/${scanId}/analysis`)).json();
-      return res.version === 2 ? res : undefined;
-    });
+    const second = (
+      await waitFor('version 2', async () => {
+        const res = await get(doctor, `/api/v1/scans/${scanId}/analysis`);
+        return res.json().version === 2 ? res : null;
+      })
+    ).json();
     expect(second).toMatchObject({ current: true, requestedBy: doctor.id });
     expect(second.versions.map((v: { version: number; current: boolean }) => [v.version, v.current])).toEqual([
       [2, true],
@@ -249,7 +254,7 @@ describe('worklist maximum-wait ceiling (WORKLIST_MAX_WAIT_MINUTES, default 60)'
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const next = (
+        const next: { items: { id: string }[]; nextCursor: string | null } = (
           await get(reader, `/api/v1/scans?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
         ).json();
         seen.push(...next.items.map((s: { id: string }) => s.id));
