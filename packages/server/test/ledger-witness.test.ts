@@ -18,10 +18,10 @@ import {
   signCheckpoint,
 } from '@scanflow/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as ledgerCli } from '../src/cli/ledger.ts';
 import { withSystem } from '../src/db/scope.ts';
 import { ledgerFor } from '../src/services/ledger-service.ts';
 import { bearer, createUser, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import { exportLog, runLedgerCli } from './ledger-helpers.ts';
 
 let a: TestApp;
 let b: TestApp;
@@ -67,25 +67,9 @@ async function followedOrg(): Promise<{ admin: TestUser; logKey: string; origin:
 }
 
 async function verifyCli(admin: TestUser, args: string[]): Promise<{ code: number; output: string }> {
-  const ledger = ledgerFor(a.ctx);
   const file = join(work, `${admin.orgId}-${Date.now()}.jsonl`);
-  let text = '';
-  const logKey = (await ledger.logSigner(admin.orgId)).verifierKey;
-  await withSystem(a.ctx.db, (tx) =>
-    ledger.writeExport(tx, admin.orgId, logKey, (chunk) => {
-      text += chunk;
-    }),
-  );
-  writeFileSync(file, text);
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string) => lines.push(String(chunk)) > 0;
-  try {
-    const code = await ledgerCli(['verify', '--export', file, '--log-key', logKey, ...args]);
-    return { code, output: lines.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
+  const logKey = await exportLog(a, admin.orgId, file);
+  return runLedgerCli(['verify', '--export', file, '--log-key', logKey, ...args]);
 }
 
 async function alertsOf(node: TestApp, origin: string): Promise<string[]> {

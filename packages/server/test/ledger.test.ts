@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
-import { run as ledgerCli } from '../src/cli/ledger.ts';
 import { ledgerFor } from '../src/services/ledger-service.ts';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { pngBytes } from './fixtures.ts';
+import { exportLog, runLedgerCli } from './ledger-helpers.ts';
 
 let t: TestApp;
 let work: string;
@@ -223,30 +223,11 @@ async function asOwner(sql: string, params: unknown[] = []): Promise<void> {
 /** Exports the log as the operator's CLI would, then runs `scanflow ledger verify` on the file. */
 async function verifyExport(orgId: string, extraArgs: string[] = []): Promise<{ code: number; output: string }> {
   const file = join(work, `${orgId}-${Date.now()}.jsonl`);
-  let text = '';
-  const ledger = ledgerFor(t.ctx);
-  const logKey = (await ledger.logSigner(orgId)).verifierKey;
-  await withSystem(t.ctx.db, (tx) =>
-    ledger.writeExport(tx, orgId, logKey, (chunk) => {
-      text += chunk;
-    }),
-  );
-  writeFileSync(file, text);
-  return cli(['verify', '--export', file, '--log-key', await logKeyOf(orgId), ...extraArgs]);
+  const logKey = await exportLog(t, orgId, file);
+  return cli(['verify', '--export', file, '--log-key', logKey, ...extraArgs]);
 }
 
-/** Runs `scanflow ledger …` in this process and collects what it prints. */
-async function cli(args: string[]): Promise<{ code: number; output: string }> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0);
-  try {
-    const code = await ledgerCli(args);
-    return { code, output: lines.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const cli = runLedgerCli;
 
 async function loggedOrg(): Promise<{ admin: TestUser; size: number; firstSize: number }> {
   const { admin } = await orgWithActivity();
