@@ -161,6 +161,16 @@ describe('versioned analyses', () => {
       ['scan.ai_result', null],
     ]);
     expect(audit.rows[2]!.details).toMatchObject({ analysisVersion: 2, requestedBy: doctor.id });
+
+    // Open case views hear of the new result (a status event with the same status), but the case
+    // is not announced as a new urgent one.
+    const live = await t.ctx.db.query<{ kind: string; status: string }>(
+      `SELECT kind, data->>'status' AS status FROM live_events WHERE data->>'scanId' = $1 ORDER BY id`,
+      [scanId],
+    );
+    const statusEvents = live.rows.filter((r) => r.kind === 'scan.status').map((r) => r.status);
+    expect(statusEvents.slice(-2)).toEqual(['AI_ANALYZED', 'AI_ANALYZED']);
+    expect(live.rows.filter((r) => r.kind === 'scan.urgent').length).toBeLessThanOrEqual(1);
   });
 
   it('refuses re-runs to everyone but doctors, and a second one while the first is queued', async () => {

@@ -94,7 +94,9 @@ BEGIN
     'scanId', NEW.id, 'status', NEW.status,
     'previousStatus', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
     'version', NEW.version, 'priority', NEW.priority, 'patientUserId', NEW.patient_user_id));
-  IF NEW.status = 'AI_ANALYZED' AND NEW.priority = 'HIGH' THEN
+  -- Urgent once per arrival: a re-run that keeps a case HIGH is a change, not a new urgent case.
+  IF NEW.status = 'AI_ANALYZED' AND NEW.priority = 'HIGH'
+     AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status OR OLD.priority IS DISTINCT FROM NEW.priority) THEN
     PERFORM live_append(NEW.org_id, 'scan.urgent', jsonb_build_object(
       'scanId', NEW.id, 'status', NEW.status, 'version', NEW.version, 'priority', NEW.priority,
       'patientUserId', NEW.patient_user_id));
@@ -126,7 +128,9 @@ $$;
 CREATE CONSTRAINT TRIGGER live_scan_inserted AFTER INSERT ON scans
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION live_scan_changed();
 CREATE CONSTRAINT TRIGGER live_scan_status AFTER UPDATE ON scans
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  -- A re-run of the AI (a new analysis, same status) is announced too, so open case views refresh.
+  WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.analysis_id IS DISTINCT FROM NEW.analysis_id)
   EXECUTE FUNCTION live_scan_changed();
 CREATE CONSTRAINT TRIGGER live_message AFTER INSERT ON case_messages
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION live_discussion_changed('discussion.message');
