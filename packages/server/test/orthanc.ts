@@ -74,7 +74,15 @@ export async function startOrthanc(
       method,
       ...(body === undefined
         ? {}
-        : { body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body) }),
+        : {
+            // Bytes (a DICOM file) as they are, copied into an ArrayBuffer-backed view fetch accepts.
+            body:
+              typeof body === 'string'
+                ? body
+                : body instanceof Uint8Array
+                  ? new Uint8Array(body)
+                  : JSON.stringify(body),
+          }),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`Orthanc ${method} ${path}: ${res.status} ${text}`);
