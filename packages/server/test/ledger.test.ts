@@ -165,6 +165,8 @@ describe('the log of an organisation', () => {
     const other = await orgWithActivity();
     await api(admin, 'POST', '/checkpoints');
     expect((await api(doctor, 'GET', '/checkpoints/latest')).statusCode).toBe(403);
+    expect((await api(doctor, 'GET', '/export')).statusCode).toBe(403);
+    expect((await api(doctor, 'POST', '/checkpoints')).statusCode).toBe(403);
     expect((await api(admin, 'GET', '/entries/999999')).statusCode).toBe(404);
     expect((await api(admin, 'GET', '/entries/-1')).statusCode).toBe(400);
     expect((await api(admin, 'GET', '/proofs/inclusion?index=0&size=999999')).statusCode).toBe(404);

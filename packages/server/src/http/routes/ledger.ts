@@ -7,13 +7,13 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { notFound } from '@scanflow/domain';
+import { decide, notFound } from '@scanflow/domain';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Queryable } from '../../db/database.ts';
 import { errorReplies } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
-import { inOrganisation } from '../../services/access.ts';
+import { enforce, inOrganisation } from '../../services/access.ts';
 import { ledgerFor, SYSTEM_LOG } from '../../services/ledger-service.ts';
 
 const Checkpoint = Type.Object({
@@ -172,8 +172,10 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
         if (stream.destroyed) throw new Error('the client went away');
       };
+      // Asked before the key is loaded (or made): a refused caller causes no work.
+      const { actor } = sessionOf(request);
+      enforce(decide(actor, 'ledger.read', { kind: 'organisation', orgId: actor.orgId }), 'Organisation');
       const logKey = (await ledger.logSigner(orgOf(request))).verifierKey;
-      // The policy answers synchronously, before anything is streamed.
       const done = read(request, (tx) => ledger.writeExport(tx, orgOf(request), logKey, write));
       done.then(
         () => stream.end(),
