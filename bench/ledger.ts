@@ -78,6 +78,8 @@ async function appendRate(database: 'pglite' | 'postgres'): Promise<AppendResult
       body: JSON.stringify({ email, password }),
     });
     const token = ((await login.json()) as { accessToken: string }).accessToken;
+    const ledger = ledgerFor(ctx);
+    await ledger.sequenceNow(); // warm-up (statements, JIT), and the sign-up's own events
     // The backlog: audit events as requests write them, with a content hash in their details.
     await withSystem(ctx.db, (tx) =>
       tx.query(
@@ -89,8 +91,6 @@ async function appendRate(database: 'pglite' | 'postgres'): Promise<AppendResult
         [created.orgId, created.userId, BACKLOG],
       ),
     );
-    await ledgerFor(ctx).sequenceNow(); // warm-up: keys, statements, JIT
-    const ledger = ledgerFor(ctx);
     let appended = 0;
     let draining = true;
     const start = performance.now();
