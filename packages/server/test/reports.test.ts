@@ -15,7 +15,9 @@ import { verifyInclusion } from '@scanflow/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
 import { findReport, latestReport } from '../src/repositories/reports.ts';
-import { regenerateReport } from '../src/services/report-issuer.ts';
+import { regenerateReport, REPORT_GENERATE_JOB } from '../src/services/report-issuer.ts';
+import { reportJobHandlers } from '../src/services/report-jobs.ts';
+import { JobWorker } from '../src/jobs/worker.ts';
 import { ledgerFor } from '../src/services/ledger-service.ts';
 import { bearer, createUser, startTestApp, uniqueSlug, type TestApp } from './harness.ts';
 import { fhirValidator } from './fhir-validator.ts';
@@ -166,6 +168,24 @@ describe('issuing a report', () => {
     expect(state.rows[0]).toMatchObject({ integrity: 'mismatch', job: 'failed' });
     expect(Number(state.rows[0]!.reports)).toBe(0);
     expect((await download(ward.patient, tampered)).statusCode).toBe(409);
+
+    // Issued, then flagged before the e-mail went: the delivery is withheld too.
+    const late = await caseReadyForApproval(t, ward);
+    expect((await approve(t, ward, late)).statusCode).toBe(200);
+    const issueOnly = reportJobHandlers(t.ctx)[REPORT_GENERATE_JOB]!;
+    const silent = { warn: () => undefined, error: () => undefined };
+    await new JobWorker(t.ctx.db, { [REPORT_GENERATE_JOB]: issueOnly }, silent, {
+      concurrency: 1,
+      pollMs: 50,
+      leaseSeconds: 60,
+      orgIds: [ward.patient.orgId],
+    }).drain();
+    await withSystem(t.ctx.db, (tx) => tx.query(`UPDATE scans SET integrity = 'mismatch' WHERE id = $1`, [late]));
+    await reportWorker(t, [ward.patient.orgId]).drain();
+    const withheld = await withSystem(t.ctx.db, (tx) =>
+      tx.query<{ status: string; reason: string }>('SELECT status, reason FROM deliveries WHERE scan_id = $1', [late]),
+    );
+    expect(withheld.rows).toEqual([{ status: 'failed', reason: 'Withheld: the scan failed its integrity check' }]);
   });
 });
 

@@ -74,10 +74,17 @@ export async function deliverReport(ctx: AppContext, job: Pick<Job, 'orgId' | 'p
     const password =
       ctx.cipher.maybeDecrypt(patient?.delivery_code_enc) ??
       birthDatePassword(ctx.cipher.maybeDecrypt(patient?.birth_date_enc));
-    return { delivery, report, password, to: ctx.cipher.decrypt(delivery.recipient_enc) };
+    const scan = await tx.query<{ integrity: string }>('SELECT integrity FROM scans WHERE id = $1', [delivery.scan_id]);
+    const withheld = scan.rows[0]?.integrity !== 'ok';
+    return { delivery, report, password, withheld, to: ctx.cipher.decrypt(delivery.recipient_enc) };
   });
   if (!prepared) return;
   const { delivery, report, password, to } = prepared;
+  // A report of a scan flagged since it was issued is withheld, as its download is.
+  if (prepared.withheld) {
+    await finish(ctx, delivery, { status: 'failed', reason: 'Withheld: the scan failed its integrity check' });
+    throw new PermanentJobError('the scan failed its integrity check');
+  }
   if (!password) {
     await finish(ctx, delivery, {
       status: 'failed',
