@@ -52,6 +52,9 @@ afterAll(async () => {
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
+const setDeliveryCode = (user: { token: string }, code: string | null) =>
+  t.app.inject({ method: 'PUT', url: '/api/v1/reports/delivery-code', payload: { code }, headers: bearer(user) });
+
 async function download(user: { token: string }, id = scanId) {
   return t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/report`, headers: bearer(user) });
 }
@@ -413,26 +416,11 @@ describe('delivery without SMTP: the outbox', () => {
   });
 
   it('protects later reports with the delivery code the patient set instead of the date of birth', async () => {
-    const tooShort = await t.app.inject({
-      method: 'PUT',
-      url: '/api/v1/reports/delivery-code',
-      payload: { code: 'short' },
-      headers: bearer(ward.patient),
-    });
+    const tooShort = await setDeliveryCode(ward.patient, 'short');
     expect(tooShort.statusCode).toBe(400);
-    const notPatient = await t.app.inject({
-      method: 'PUT',
-      url: '/api/v1/reports/delivery-code',
-      payload: { code: 'correct-horse-42' },
-      headers: bearer(ward.doctor),
-    });
+    const notPatient = await setDeliveryCode(ward.doctor, 'correct-horse-42');
     expect(notPatient.statusCode).toBe(403);
-    const set = await t.app.inject({
-      method: 'PUT',
-      url: '/api/v1/reports/delivery-code',
-      payload: { code: 'correct-horse-42' },
-      headers: bearer(ward.patient),
-    });
+    const set = await setDeliveryCode(ward.patient, 'correct-horse-42');
     expect(set.statusCode, set.body).toBe(204);
     const id = await issuedCase(t, ward);
     const delivery = await withSystem(t.ctx.db, (tx) =>
@@ -453,12 +441,7 @@ describe('delivery without SMTP: the outbox', () => {
     expect(execFileSync('pdftotext', ['-upw', 'correct-horse-42', path, '-'], { encoding: 'utf8' })).toContain(
       report.verification_code,
     );
-    await t.app.inject({
-      method: 'PUT',
-      url: '/api/v1/reports/delivery-code',
-      payload: { code: null },
-      headers: bearer(ward.patient),
-    });
+    await setDeliveryCode(ward.patient, null);
   });
 });
 
