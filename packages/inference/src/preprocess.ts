@@ -14,7 +14,7 @@
  *    reference does otherwise. Letterbox (when asked and the aspect differs) pads with 0.
  * 4. (x - mean) / std, as float32 [1, C, H, W]; C = 3 repeats the grey channel.
  */
-import type { DecodedImage } from '@scanflow/imaging';
+import type { DecodedImage, PixelArray } from '@scanflow/imaging';
 import type { ModelManifest } from './manifest.ts';
 
 /** Where the image sits inside the model input (all of it for stretch; centred for letterbox). */
@@ -153,8 +153,7 @@ function orderStatistics(image: DecodedImage, sign: number, range: [number, numb
   const p = image.pixels;
   if (range) {
     const [min, max] = range;
-    const counts = new Uint32Array(max - min + 1);
-    for (let i = 0; i < n; i++) counts[p[i]! - min]!++;
+    const counts = histogram(p, n, min, max - min + 1);
     const ascending = (k: number): number => {
       let seen = 0;
       for (let b = 0; b < counts.length; b++) {
@@ -170,6 +169,30 @@ function orderStatistics(image: DecodedImage, sign: number, range: [number, numb
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = grey(i);
   return (k) => select(values, k);
+}
+
+/**
+ * Counts of each value v (at index v - min) among the first n samples. Four interleaved tables,
+ * summed at the end: with one, runs of equal or nearby values make each increment wait for the
+ * previous one (a 2048² frame: about 14 → 6 ms).
+ */
+function histogram(p: PixelArray, n: number, min: number, size: number): Uint32Array {
+  const lanes = new Uint32Array(size * 4);
+  const b1 = size - min;
+  const b2 = 2 * size - min;
+  const b3 = 3 * size - min;
+  const whole = n - (n % 4);
+  for (let i = 0; i < whole; i += 4) {
+    lanes[p[i]! - min]!++;
+    lanes[p[i + 1]! + b1]!++;
+    lanes[p[i + 2]! + b2]!++;
+    lanes[p[i + 3]! + b3]!++;
+  }
+  for (let i = whole; i < n; i++) lanes[p[i]! - min]!++;
+  const counts = lanes.subarray(0, size);
+  for (let b = 0; b < size; b++)
+    counts[b] = counts[b]! + lanes[b + size]! + lanes[b + 2 * size]! + lanes[b + 3 * size]!;
+  return counts;
 }
 
 /**
