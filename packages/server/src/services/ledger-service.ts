@@ -165,12 +165,16 @@ export class LedgerService {
 
   /** Appends every waiting audit event to its log; returns how many. */
   async sequenceNow(): Promise<number> {
+    // PGlite has one connection: smaller batches, and a turn for waiting requests between them,
+    // keep a backlog from starving the API.
+    const limit = this.ctx.db.kind === 'pglite' ? SEQUENCE_BATCH / 5 : SEQUENCE_BATCH;
     let total = 0;
     for (;;) {
-      const batch = await sequenceOnce(this.ctx.db, this.ctx.keys.ledgerAddressKey, SEQUENCE_BATCH);
+      const batch = await sequenceOnce(this.ctx.db, this.ctx.keys.ledgerAddressKey, limit);
       for (const log of batch.logs) this.dirty.add(log);
       total += batch.appended;
-      if (batch.appended < SEQUENCE_BATCH) return total;
+      if (batch.appended < limit) return total;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
