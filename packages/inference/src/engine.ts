@@ -3,7 +3,7 @@
  * server (Triton / KServe v2, SPEC M7) can later stand in for the in-process ONNX Runtime
  * engine without the callers changing.
  */
-import type { DecodedImage } from '@scanflow/imaging';
+import type { DecodedImage, Preparation } from '@scanflow/imaging';
 import * as ort from 'onnxruntime-node';
 import { gradcam, regionOnGrid } from './gradcam.ts';
 import type { Heatmap } from './gradcam.ts';
@@ -13,6 +13,8 @@ import type { LabelResult, Priority } from './postprocess.ts';
 import { preprocess } from './preprocess.ts';
 import type { Preprocessed } from './preprocess.ts';
 import type { LoadedModel } from './registry.ts';
+
+const PREPROCESS_MODULE = new URL('./preprocess.ts', import.meta.url).href;
 
 export const DISCLAIMER = 'AI decision support only — not a diagnosis. A clinician must review this image.';
 
@@ -55,6 +57,13 @@ export interface ModelOutputs {
 export interface InferenceEngine {
   readonly model: { name: string; version: string };
   analyse(image: DecodedImage): Promise<Analysis>;
+  /**
+   * Engines that take a preprocessed input say how to prepare it (a module's function and its
+   * options), so a caller can run that where it decoded the image, e.g. in a worker thread, and
+   * pass the result to `analysePrepared`.
+   */
+  preparation?(): Preparation;
+  analysePrepared?(pre: Preprocessed, preprocessMs: number): Promise<Analysis>;
 }
 
 export interface OnnxEngineOptions {
@@ -85,9 +94,18 @@ export class OnnxEngine implements InferenceEngine {
    * analysis (evaluation computes Grad-CAM for every label, not only the top finding).
    */
   async run(image: DecodedImage): Promise<ModelOutputs> {
-    const { manifest, session } = this.loaded;
     const t0 = performance.now();
-    const pre = preprocess(image, manifest);
+    const pre = preprocess(image, this.loaded.manifest);
+    return this.runPrepared(pre, performance.now() - t0);
+  }
+
+  /** `preprocess(image, manifest)`, by module URL, for running it in another thread. */
+  preparation(): Preparation {
+    return { module: PREPROCESS_MODULE, name: 'preprocess', options: this.loaded.manifest };
+  }
+
+  private async runPrepared(pre: Preprocessed, preprocessMs: number): Promise<ModelOutputs> {
+    const { manifest, session } = this.loaded;
     const t1 = performance.now();
     const wanted = [manifest.outputs.logits, manifest.outputs.features, manifest.outputs.embedding].filter(
       (n): n is string => n !== undefined,
@@ -99,14 +117,22 @@ export class OnnxEngine implements InferenceEngine {
       logits: floats(out, manifest.outputs.logits).data,
       ...(manifest.outputs.features ? { features: floats(out, manifest.outputs.features) } : {}),
       ...(manifest.outputs.embedding ? { embedding: floats(out, manifest.outputs.embedding).data } : {}),
-      timingsMs: { preprocess: t1 - t0, inference: t2 - t1 },
+      timingsMs: { preprocess: preprocessMs, inference: t2 - t1 },
     };
     return result;
   }
 
   async analyse(image: DecodedImage): Promise<Analysis> {
+    return this.explain(await this.run(image));
+  }
+
+  async analysePrepared(pre: Preprocessed, preprocessMs: number): Promise<Analysis> {
+    return this.explain(await this.runPrepared(pre, preprocessMs));
+  }
+
+  private async explain(outputs: ModelOutputs): Promise<Analysis> {
     const { manifest, classifier } = this.loaded;
-    const { pre, logits, features, embedding, timingsMs } = await this.run(image);
+    const { pre, logits, features, embedding, timingsMs } = outputs;
     const t2 = performance.now();
     const triage = postprocess(logits, manifest);
 

@@ -50,3 +50,46 @@ describe('createDecodePool', () => {
     }
   }, 60_000);
 });
+
+describe('DecodePool.decodePrepared', () => {
+  const prepare = (options: unknown) => ({
+    module: new URL('../testing/prepare-sum.ts', import.meta.url).href,
+    name: 'sumRows',
+    options,
+  });
+
+  it('runs the preparation in the worker: the pixels stay there, the result and its arrays come back', async () => {
+    const pool = createDecodePool({ size: 1, timeoutMs: 20_000 });
+    try {
+      const pixels = new Uint8Array(2 * 3 * 2);
+      new DataView(pixels.buffer).setUint16(2, 4095, true);
+      new DataView(pixels.buffer).setUint16(8, 7, true);
+      const bytes = part10(imageDataset({ rows: 2, columns: 3, pixels }));
+      const copy = bytes.slice();
+      const { image, prepared, prepareMillis } = await pool.decodePrepared<{ sums: Float64Array; scale: number }>(
+        copy,
+        LIMITS,
+        prepare({ scale: 2 }),
+        { giveBytes: true },
+      );
+      expect([image.width, image.height, image.pixels.length]).toEqual([3, 2, 0]);
+      expect(prepared.scale).toBe(2);
+      expect(Array.from(prepared.sums)).toEqual([8190, 14]);
+      expect(prepareMillis).toBeGreaterThanOrEqual(0);
+      // Given: the buffer moved to the worker.
+      expect(copy.byteLength).toBe(0);
+      // Not given: the caller keeps it.
+      await pool.decodePrepared(bytes, LIMITS, prepare({ scale: 1 }));
+      expect(bytes.byteLength).toBeGreaterThan(0);
+      // A preparation that throws fails the job as undecodable, and the worker serves the next one.
+      await expect(pool.decodePrepared(bytes, LIMITS, prepare({ scale: -1 }))).rejects.toMatchObject({
+        code: 'corrupt',
+        status: 422,
+        message: 'The image could not be prepared: negative scale',
+      });
+      expect((await pool.decode(bytes, LIMITS)).width).toBe(3);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+});

@@ -7,7 +7,9 @@ import { ImagingError } from '../errors.ts';
 import type { DecodedImage } from '../image.ts';
 import type { ProbeLimits } from '../limits.ts';
 import type { ProbeOptions } from '../probe.ts';
-import type { Job, Reply } from './worker.ts';
+import type { Job, Preparation, Reply } from './worker.ts';
+
+export type { Preparation } from './worker.ts';
 
 /**
  * decodeImage in worker threads with a hard time limit. A WebAssembly decoder cannot be
@@ -47,6 +49,18 @@ export async function decodeImageIsolated(
 
 export interface DecodePool {
   decode(bytes: Uint8Array, limits: ProbeLimits, options?: ProbeOptions): Promise<DecodedImage>;
+  /**
+   * Decodes and runs `prepare` on the image in the worker: the image comes back without its pixels
+   * (an empty array of their type), with what was prepared and how long preparing took. With
+   * `giveBytes`, a buffer that `bytes` fills alone is moved to the worker rather than copied (the
+   * caller's view becomes empty).
+   */
+  decodePrepared<T>(
+    bytes: Uint8Array,
+    limits: ProbeLimits,
+    prepare: Preparation,
+    options?: { giveBytes?: boolean },
+  ): Promise<{ image: DecodedImage; prepared: T; prepareMillis: number }>;
   close(): Promise<void>;
 }
 
@@ -65,7 +79,8 @@ export function createDecodePool(options: {
   }
   interface Pending {
     job: Job;
-    resolve: (image: DecodedImage) => void;
+    transfer: ArrayBuffer[];
+    resolve: (reply: Reply & { ok: true }) => void;
     reject: (err: unknown) => void;
   }
   const queue: Pending[] = [];
@@ -97,14 +112,14 @@ export function createDecodePool(options: {
           worker.off('exit', onExit);
         };
       });
-      worker.postMessage({ id, job: pending.job });
+      worker.postMessage({ id, job: pending.job }, pending.transfer);
       withDeadline(done, options.timeoutMs)
         .finally(() => detach())
-        .then(unwrap)
+        .then(succeeded)
         .then(
-          (image) => {
+          (reply) => {
             slot.busy = false;
-            pending.resolve(image);
+            pending.resolve(reply);
           },
           (err: unknown) => {
             // The worker may be stuck or dead: replace it rather than reuse it.
@@ -124,13 +139,28 @@ export function createDecodePool(options: {
   for (let i = 0; i < Math.max(1, options.size); i++) {
     slots.push({ worker: spawn({}, options.maxOldGenerationSizeMb), busy: false });
   }
+  const submit = (job: Job, transfer: ArrayBuffer[]): Promise<Reply & { ok: true }> => {
+    if (closed) return Promise.reject(new Error('The decode pool is closed.'));
+    return new Promise((resolve, reject) => {
+      queue.push({ job, transfer, resolve, reject });
+      pump();
+    });
+  };
   return {
-    decode(bytes, limits, probeOptions = {}) {
-      if (closed) return Promise.reject(new Error('The decode pool is closed.'));
-      return new Promise<DecodedImage>((resolve, reject) => {
-        queue.push({ job: { bytes, limits, options: probeOptions }, resolve, reject });
-        pump();
-      });
+    async decode(bytes, limits, probeOptions = {}) {
+      return (await submit({ bytes, limits, options: probeOptions }, [])).image;
+    },
+    async decodePrepared<T>(
+      bytes: Uint8Array,
+      limits: ProbeLimits,
+      prepare: Preparation,
+      { giveBytes = false }: { giveBytes?: boolean } = {},
+    ) {
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const transfer = giveBytes && whole && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
+      const reply = await submit({ bytes, limits, options: {}, prepare }, transfer);
+      if (!reply.prepared) throw new Error('The decode worker returned nothing prepared.');
+      return { image: reply.image, prepared: reply.prepared.value as T, prepareMillis: reply.prepared.millis };
     },
     async close() {
       closed = true;
@@ -166,9 +196,13 @@ function withDeadline(reply: Promise<Reply>, timeoutMs: number): Promise<Reply> 
   return Promise.race([guarded, deadline]).finally(() => clearTimeout(timer));
 }
 
-function unwrap(reply: Reply): DecodedImage {
-  if (reply.ok) return reply.image;
+function succeeded(reply: Reply): Reply & { ok: true } {
+  if (reply.ok) return reply;
   throw new ImagingError(reply.error.code, reply.error.message, { status: reply.error.status });
+}
+
+function unwrap(reply: Reply): DecodedImage {
+  return succeeded(reply).image;
 }
 
 /** URL of tsx's ESM API, from its package exports (require.resolve would pick the CommonJS build). */

@@ -1,11 +1,18 @@
 /**
  * One image's analysis, as the pre-read worker and `scanflow analyze` both run it: decode (the
- * caller says how: an isolated worker thread in the server, in process for the CLI), the model
+ * caller says how: in process for the CLI; in the server, in an isolated worker thread that also
+ * runs the model's preprocessing, so the full-resolution pixels never reach the main thread), the model
  * through its `InferenceEngine` (preprocess, ONNX Runtime, postprocess, Grad-CAM), and the heatmap
  * rendered twice — the grey map (the data) and the colour overlay (for the viewer) — each timed.
  */
-import type { DecodedImage } from '@scanflow/imaging';
-import { renderHeatmapGreyPng, renderHeatmapPng, type Analysis, type InferenceEngine } from '@scanflow/inference';
+import type { DecodedImage, Preparation } from '@scanflow/imaging';
+import {
+  renderHeatmapGreyPng,
+  renderHeatmapPng,
+  type Analysis,
+  type InferenceEngine,
+  type Preprocessed,
+} from '@scanflow/inference';
 
 // Heatmaps are stored at most this large on their longest side. The Grad-CAM grid is 16×16, so
 // 256 px is 16 px per cell, smooth already; the viewer scales the overlay to the image. (At 1024 px
@@ -29,15 +36,35 @@ export interface PipelineResult {
   timings: PipelineTimings;
 }
 
+/** Decodes and runs a preparation (the engine's preprocessing) where it decodes: a DecodePool. */
+export interface PreparingDecoder {
+  decodePrepared(
+    bytes: Uint8Array,
+    preparation: Preparation,
+  ): Promise<{ image: DecodedImage; prepared: Preprocessed; prepareMillis: number }>;
+}
+
 export async function runAnalysisPipeline(
   bytes: Uint8Array,
-  decode: (bytes: Uint8Array) => Promise<DecodedImage>,
+  decode: ((bytes: Uint8Array) => Promise<DecodedImage>) | PreparingDecoder,
   engine: InferenceEngine,
 ): Promise<PipelineResult> {
   const t0 = performance.now();
-  const image = await decode(bytes);
-  const t1 = performance.now();
-  const analysis = await engine.analyse(image);
+  let image: DecodedImage;
+  let analysis: Analysis;
+  let t1: number;
+  const preparation = engine.preparation?.();
+  if (typeof decode !== 'function' && preparation && engine.analysePrepared) {
+    const prepared = await decode.decodePrepared(bytes, preparation);
+    image = prepared.image;
+    t1 = performance.now() - prepared.prepareMillis;
+    analysis = await engine.analysePrepared(prepared.prepared, prepared.prepareMillis);
+  } else {
+    if (typeof decode !== 'function') throw new Error('This engine cannot take a prepared input.');
+    image = await decode(bytes);
+    t1 = performance.now();
+    analysis = await engine.analyse(image);
+  }
   const t2 = performance.now();
   let heatmapPng: Uint8Array | null = null;
   let overlayPng: Uint8Array | null = null;

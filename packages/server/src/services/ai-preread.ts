@@ -51,9 +51,13 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
 
     let result;
     try {
+      const limits = { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension };
       result = await runAnalysisPipeline(
         bytes,
-        (b) => decoder.decode(b, { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension }),
+        engine.preparation
+          ? // The bytes were read for this job alone: moved to the worker, not copied.
+            { decodePrepared: (b, preparation) => decoder.decodePrepared(b, limits, preparation, { giveBytes: true }) }
+          : (b) => decoder.decode(b, limits),
         engine,
       );
     } catch (error) {
