@@ -4,6 +4,7 @@
  * attacker who holds A's database and its log key rewrites the tail and re-signs it: the
  * witnesses refuse and raise an alert, and `ledger verify` with the witnesses' keys fails.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,13 @@ const witnessUrl = new Map<TestApp, string>();
 const witnessKey = new Map<TestApp, string>();
 let work: string;
 
+// Names unique to this run: on a shared PostgreSQL database, an earlier run's keys are sealed
+// under that run's master key.
+const run = randomUUID().slice(0, 8);
+const witnessName = (node: string) => `${node}-${run}.test/witness`;
+
 async function startWitness(name: string): Promise<TestApp> {
-  const node = await startTestApp({ LEDGER_ORIGIN: `${name}.test`, LEDGER_WITNESS_NAME: `${name}.test/witness` });
+  const node = await startTestApp({ LEDGER_ORIGIN: `${name}-${run}.test`, LEDGER_WITNESS_NAME: witnessName(name) });
   await node.app.listen({ port: 0, host: '127.0.0.1' });
   const address = node.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no port');
@@ -45,7 +51,7 @@ beforeAll(async () => {
   b = await startWitness('node-b');
   c = await startWitness('node-c');
   a = await startTestApp({
-    LEDGER_ORIGIN: 'node-a.test',
+    LEDGER_ORIGIN: `node-a-${run}.test`,
     LEDGER_WITNESSES: [b, c].map((w) => `${witnessUrl.get(w)} ${witnessKey.get(w)}`).join(','),
   });
 });
@@ -63,7 +69,7 @@ async function followedOrg(): Promise<{ admin: TestUser; logKey: string; origin:
   const admin = await createUser(a, uniqueSlug('witnessed'), 'admin');
   const logKey = (await a.app.inject({ url: `/.well-known/scanflow-ledger-keys/${admin.orgId}` })).json().verifierKey;
   for (const witness of [b, c]) await ledgerFor(witness.ctx).followLog(logKey);
-  return { admin, logKey, origin: `node-a.test/${admin.orgId}` };
+  return { admin, logKey, origin: `node-a-${run}.test/${admin.orgId}` };
 }
 
 async function verifyCli(admin: TestUser, args: string[]): Promise<{ code: number; output: string }> {
@@ -90,21 +96,21 @@ describe('witnesses', () => {
         .json()
         .cosignatures.map((s: { witness: string }) => s.witness)
         .sort(),
-    ).toEqual(['node-b.test/witness', 'node-c.test/witness']);
+    ).toEqual([witnessName('node-b'), witnessName('node-c')]);
     await activity(admin, 4);
     const second = (await checkpoint(admin)).json();
     expect(second.size).toBeGreaterThan(first.json().size);
     const witnessVerifiers = [b, c].map((w) => parseVerifierKey(witnessKey.get(w)!));
     const opened = openCheckpoint(second.note, [parseVerifierKey(logKey)], witnessVerifiers);
     expect(opened.ok && opened.cosignatures.map((s) => s.name).sort()).toEqual([
-      'node-b.test/witness',
-      'node-c.test/witness',
+      witnessName('node-b'),
+      witnessName('node-c'),
     ]);
     // Each witness now stands at the second checkpoint.
     for (const w of [b, c]) {
       const state = await withSystem(w.ctx.db, (tx) =>
         tx.query<{ size: number }>(`SELECT max(size) AS size FROM witness_checkpoints WHERE origin = $1`, [
-          `node-a.test/${admin.orgId}`,
+          `node-a-${run}.test/${admin.orgId}`,
         ]),
       );
       expect(Number(state.rows[0]!.size)).toBe(second.size);
@@ -117,7 +123,7 @@ describe('witnesses', () => {
       '--quorum',
       '2',
     ]);
-    expect(verified.output).toContain('cosigned by node-b.test/witness, node-c.test/witness');
+    expect(verified.output).toContain(`cosigned by ${witnessName('node-b')}, ${witnessName('node-c')}`);
     expect(verified.code).toBe(0);
   });
 
