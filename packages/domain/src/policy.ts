@@ -23,6 +23,8 @@ export interface Actor {
 
 export type Action =
   | 'scan.list'
+  // Scans whose stored bytes failed their hash check (SPEC L3), awaiting a second look.
+  | 'scan.integrity_review'
   | 'scan.upload'
   | 'scan.read'
   | 'scan.transition'
@@ -115,6 +117,15 @@ export function decide(actor: Actor, action: Action, resource: Resource, _contex
         return deny('forbidden', 'Your licence has not been verified yet');
       }
       return allow; // patients list their own scans; the query is restricted to them
+
+    // A scan whose bytes no longer match their hash needs a doctor's second look (is the image
+    // still the patient's?) and an administrator's (what happened to the storage?).
+    case 'scan.integrity_review':
+      if (actor.role === 'admin') return adminOnly(actor);
+      if (actor.role !== 'doctor')
+        return deny('forbidden', 'Only doctors and administrators review integrity failures');
+      if (!actor.clinicianVerified) return deny('forbidden', 'Your licence has not been verified yet');
+      return allow;
 
     case 'scan.upload':
       if (actor.role === 'pharmacist') return deny('forbidden', 'Pharmacists do not upload scans');

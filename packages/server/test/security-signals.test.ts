@@ -60,6 +60,17 @@ describe('image integrity', () => {
       tx.query<{ second_opinion_since: Date | null }>(`SELECT second_opinion_since FROM scans WHERE id = $1`, [id]),
     );
     expect(queued.rows[0]!.second_opinion_since).not.toBeNull();
+    expect(detail.json().secondOpinionSince).toEqual(expect.any(String));
+    // The queue doctors and administrators work from; nobody else sees it.
+    for (const reviewer of [doctor, admin]) {
+      const review = await t.app.inject({ url: '/api/v1/scans/integrity-review', headers: bearer(reviewer) });
+      expect(review.statusCode, review.body).toBe(200);
+      expect(review.json().items.map((s: { id: string; integrity: string }) => [s.id, s.integrity])).toEqual([
+        [id, 'mismatch'],
+      ]);
+    }
+    const refused = await t.app.inject({ url: '/api/v1/scans/integrity-review', headers: bearer(patient) });
+    expect(refused.statusCode).toBe(403);
     const alerts = (await t.app.inject({ url: '/api/v1/admin/alerts', headers: bearer(admin) })).json().items;
     expect(alerts).toContainEqual(
       expect.objectContaining({

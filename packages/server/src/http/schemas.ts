@@ -69,6 +69,7 @@ export const ScanSummarySchema = Type.Object(
     byteSize: Type.Integer(),
     sha256: Type.String(),
     integrity: Type.Union([Type.Literal('ok'), Type.Literal('mismatch')]),
+    secondOpinionSince: Nullable(Type.String({ format: 'date-time' })),
     modality: Nullable(Type.String()),
     bodyPart: Nullable(Type.String()),
     receivedAt: Type.String({ format: 'date-time' }),

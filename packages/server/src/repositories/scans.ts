@@ -50,6 +50,8 @@ export interface ScanSummaryRow {
   /** The AI result without its per-label list: what a worklist row shows. */
   ai_summary: AiSummary | null;
   integrity: 'ok' | 'mismatch';
+  /** Since when the scan waits in the integrity second-opinion queue (its bytes failed their hash). */
+  second_opinion_since: string | null;
   /** Timestamps as ISO 8601 text at PostgreSQL's full (microsecond) precision: exact cursor keys,
    * and no Date parsing on the hot path. */
   received_at: string;
@@ -78,10 +80,23 @@ const exactUtc = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYY
 const SUMMARY_COLUMNS = `s.id, s.org_id, s.patient_id, s.patient_user_id, s.source, s.status, s.version, s.priority,
   s.priority_score, s.blob_sha256, s.byte_size, s.media_type, s.format, s.width, s.height, s.frames,
   s.dicom->>'modality' AS modality, s.dicom->>'bodyPartExamined' AS body_part, s.ai_result - 'labels' AS ai_summary, s.integrity,
+  ${exactUtc('s.second_opinion_since')} AS second_opinion_since,
   ${exactUtc('s.received_at')} AS received_at, ${exactUtc('s.status_since')} AS status_since`;
 
 const SCAN_COLUMNS = `${SUMMARY_COLUMNS}, s.ai_result, s.heatmap_sha256, s.uploaded_by, s.original_name_enc, s.dicom, s.findings_enc,
   s.prescription_enc, p.name_enc AS patient_name_enc`;
+
+/** The integrity second-opinion queue (SPEC L3): flagged scans, longest waiting first. */
+export async function listIntegrityReview(tx: Queryable, limit: number): Promise<ScanSummaryRow[]> {
+  const { rows } = await tx.query<ScanSummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS}, p.name_enc AS patient_name_enc
+       FROM scans s JOIN patients p ON p.id = s.patient_id
+      WHERE s.second_opinion_since IS NOT NULL
+      ORDER BY s.second_opinion_since, s.id LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
 
 export async function findScan(tx: Queryable, id: string): Promise<ScanRow | null> {
   const { rows } = await tx.query<ScanRow>(

@@ -29,6 +29,7 @@ import {
   countScans,
   findScan,
   insertScanEvent,
+  listIntegrityReview,
   listScans,
   scanTimeline,
   type AiResult,
@@ -63,6 +64,8 @@ export interface ScanSummary {
   byteSize: number;
   sha256: string;
   integrity: 'ok' | 'mismatch';
+  /** Set when the bytes failed their hash check: the scan waits for a second look (SPEC L3). */
+  secondOpinionSince: string | null;
   modality: string | null;
   bodyPart: string | null;
   receivedAt: string;
@@ -120,6 +123,7 @@ function toSummary(row: ScanSummaryRow, cipher: FieldCipher): ScanSummary {
     byteSize: Number(row.byte_size),
     sha256: row.blob_sha256,
     integrity: row.integrity,
+    secondOpinionSince: row.second_opinion_since,
     modality: row.modality,
     bodyPart: row.body_part,
     receivedAt: row.received_at,
@@ -282,6 +286,14 @@ export class ScanService {
   async counts(session: AuthenticatedSession): Promise<StatusCount[]> {
     deny(decide(session.actor, 'scan.list', { kind: 'organisation', orgId: session.actor.orgId }));
     return withScope(this.ctx.db, scopeOf(session), (tx) => countScans(tx));
+  }
+
+  /** Scans flagged by an integrity failure, waiting for a doctor's and an administrator's look. */
+  async integrityReview(session: AuthenticatedSession, limit: number): Promise<ScanSummary[]> {
+    deny(decide(session.actor, 'scan.integrity_review', { kind: 'organisation', orgId: session.actor.orgId }));
+    return withScope(this.ctx.db, scopeOf(session), async (tx) =>
+      (await listIntegrityReview(tx, limit)).map((row) => toSummary(row, this.ctx.cipher)),
+    );
   }
 
   /** Clinicians without a verified licence and admins without a second factor are told so

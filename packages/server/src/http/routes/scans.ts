@@ -119,6 +119,26 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
+    '/integrity-review',
+    {
+      config: { audit: 'scan.integrity_review' },
+      schema: {
+        tags: ['scans'],
+        summary: 'The integrity second-opinion queue',
+        description:
+          'Scans whose stored bytes no longer match the SHA-256 recorded at ingest, longest waiting first. ' +
+          'They are blocked from export and report release until reviewed. Doctors and administrators.',
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }) }),
+        response: {
+          200: Type.Object({ items: Type.Array(Type.Ref('ScanSummary')) }),
+          ...errorReplies(401, 403),
+        },
+      },
+    },
+    async (request) => ({ items: await scans.integrityReview(sessionOf(request), request.query.limit) }),
+  );
+
+  app.get(
     '/counts',
     {
       config: { audit: 'scan.counts' },
