@@ -39,7 +39,7 @@ export async function decodeRaster(
         : new Uint8Array(data);
     // Radiographs are often saved as RGB with three equal channels: keep them as greyscale.
     if (!grey && isGreyRgb(pixels)) {
-      pixels = pixels.filter((_, i) => i % 3 === 0);
+      pixels = firstOfThree(pixels);
       grey = true;
     }
     const bits = sixteen && grey ? 16 : 8;
@@ -79,4 +79,11 @@ function isGreyRgb(rgb: Uint8Array | Uint16Array): boolean {
     if (rgb[i] !== rgb[i + 1] || rgb[i] !== rgb[i + 2]) return false;
   }
   return true;
+}
+
+/** Every third sample (the red of RGB), in a plain loop: TypedArray.filter's callback per sample cost ~80 ms at 1024². */
+function firstOfThree(rgb: Uint8Array | Uint16Array): Uint8Array | Uint16Array {
+  const out = rgb instanceof Uint16Array ? new Uint16Array(rgb.length / 3) : new Uint8Array(rgb.length / 3);
+  for (let i = 0, j = 0; j < out.length; i += 3, j++) out[j] = rgb[i]!;
+  return out;
 }
