@@ -3,7 +3,8 @@
  * driven in Debian's Chromium through playwright-core. Each test gets its own organisation and
  * browser context. Screenshots go to test-artifacts/screenshots/ (look at them).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -456,6 +457,31 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByTestId('signals-total').waitFor();
     await page.getByRole('heading', { name: 'Tamper-evident log' }).waitFor();
     await shot(page, 'admin-integrity');
+  });
+
+  it("a scan whose stored bytes were tampered with waits in the doctor's integrity review", async () => {
+    const org = uniqueSlug();
+    const doctor = await createUser(t, org, 'doctor');
+    const patient = await createUser(t, org, 'patient');
+    const body = multipart([{ name: 'x.png', bytes: await pngBytes(32, 32, 17) }]);
+    const up = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/scans',
+      payload: body.payload,
+      headers: { ...body.headers, ...bearer(patient) },
+    });
+    const { id, sha256 } = up.json().scans[0];
+    const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    const envelope = readFileSync(path);
+    envelope[envelope.length - 5]! ^= 0x01;
+    writeFileSync(path, envelope);
+    expect((await t.app.inject({ url: `/api/v1/scans/${id}/image`, headers: bearer(doctor) })).statusCode).toBe(409);
+
+    const page = await newPage();
+    await signIn(page, doctor);
+    await page.getByRole('heading', { name: 'Integrity review' }).waitFor();
+    await page.locator(`.integrity-review li[data-scan-id="${id}"]`).getByRole('link', { name: /Open/ }).waitFor();
+    await shot(page, 'doctor-integrity-review');
   });
 
   it('an expired session returns to sign-in with a message', async () => {

@@ -477,6 +477,7 @@ export const api = {
     request<SecondOpinion>('POST', `/scans/${encodeURIComponent(scanId)}/second-opinions`, {
       body: { doctorId, ...(note ? { note } : {}) },
     }),
+  integrityReview: () => request<{ items: ScanSummary[] }>('GET', '/scans/integrity-review'),
   assignedSecondOpinions: () => request<{ items: SecondOpinion[] }>('GET', '/second-opinions?assigned=me'),
   secondOpinionDoctors: () => request<{ items: Person[] }>('GET', '/second-opinions/doctors'),
   respondSecondOpinion: (id: string, decision: 'answer' | 'decline', text?: string) =>

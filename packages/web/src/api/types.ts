@@ -75,6 +75,8 @@ export interface ScanSummary {
   byteSize: number;
   sha256: string;
   integrity: 'ok' | 'mismatch';
+  /** Set when the bytes failed their hash check: the scan waits in the integrity review queue. */
+  secondOpinionSince?: string | null;
   modality: string | null;
   bodyPart: string | null;
   receivedAt: string;

@@ -6,6 +6,7 @@
 import type { ReactNode } from 'react';
 import { ApiError, api } from '../api/client.ts';
 import { Alert, Loading } from '../components/ui.tsx';
+import { IntegrityReviewQueue } from '../components/IntegrityReviewQueue.tsx';
 import { formatDateTime } from '../lib/format.ts';
 import { useAsync, type AsyncState } from '../lib/useAsync.ts';
 
@@ -36,6 +37,7 @@ export function AdminIntegrity() {
   return (
     <div className="page">
       <h1>Security and integrity</h1>
+      <IntegrityReviewQueue />
       <section className="card" aria-labelledby="alerts-title">
         <h2 id="alerts-title">Integrity alerts</h2>
         <Part state={alerts}>

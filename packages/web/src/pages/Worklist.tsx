@@ -8,6 +8,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useLiveEvents, useLiveStatus } from '../api/live.ts';
 import { DesktopAlertsButton } from '../components/LiveNotices.tsx';
 import { SecondOpinionQueue } from '../components/SecondOpinionQueue.tsx';
+import { IntegrityReviewQueue } from '../components/IntegrityReviewQueue.tsx';
 import { SCAN_STATUSES, queueStatuses, type Role } from '@scanflow/domain';
 import { api } from '../api/client.ts';
 import type { Priority, ScanSummary, StatusCount, WorklistQuery } from '../api/types.ts';
@@ -164,6 +165,7 @@ export function Worklist({ role }: { role: Role }) {
         </div>
       </div>
       {role === 'doctor' && <SecondOpinionQueue />}
+      {role === 'doctor' && <IntegrityReviewQueue />}
       {notice && (
         <div className="alert alert-urgent" role="alert">
           <span>{notice}</span>{' '}
