@@ -49,16 +49,7 @@ const OVERLAY_LEVELS = 4096;
  * the ramp's interpolation, which matters at a million pixels.
  */
 export function overlayPixels(values: ArrayLike<number>, options: OverlayOptions = {}): Uint8Array {
-  const maxAlpha = options.maxAlpha ?? 0.6;
-  const floor = options.floor ?? 0.2;
-  const table = new Uint32Array(OVERLAY_LEVELS);
-  const bytes = new Uint8Array(table.buffer);
-  for (let level = 0; level < OVERLAY_LEVELS; level++) {
-    const v = level / (OVERLAY_LEVELS - 1);
-    const [r, g, b] = inferno(v);
-    const a = v <= floor ? 0 : ((v - floor) / (1 - floor)) * maxAlpha;
-    bytes.set([r, g, b, Math.round(a * 255)], level * 4);
-  }
+  const table = overlayTable(options.maxAlpha ?? 0.6, options.floor ?? 0.2);
   const out = new Uint32Array(values.length);
   const top = OVERLAY_LEVELS - 1;
   for (let i = 0; i < values.length; i++) {
@@ -67,6 +58,24 @@ export function overlayPixels(values: ArrayLike<number>, options: OverlayOptions
     out[i] = table[v > 0 ? (v < 1 ? Math.round(v * top) : top) : 0]!;
   }
   return new Uint8Array(out.buffer);
+}
+
+/** The last overlay table built: every pre-read uses the same opacity and floor. */
+let lastTable: { maxAlpha: number; floor: number; table: Uint32Array } | undefined;
+
+/** RGBA (as one little-endian word) of each level. */
+function overlayTable(maxAlpha: number, floor: number): Uint32Array {
+  if (lastTable?.maxAlpha === maxAlpha && lastTable.floor === floor) return lastTable.table;
+  const table = new Uint32Array(OVERLAY_LEVELS);
+  const bytes = new Uint8Array(table.buffer);
+  for (let level = 0; level < OVERLAY_LEVELS; level++) {
+    const v = level / (OVERLAY_LEVELS - 1);
+    const [r, g, b] = inferno(v);
+    const a = v <= floor ? 0 : ((v - floor) / (1 - floor)) * maxAlpha;
+    bytes.set([r, g, b, Math.round(a * 255)], level * 4);
+  }
+  lastTable = { maxAlpha, floor, table };
+  return table;
 }
 
 /** The map as an 8-bit greyscale PNG (0 cold … 255 hottest): the heatmap's data, for tools. */

@@ -7,6 +7,7 @@
  */
 import type { DecodedImage, Preparation } from '@scanflow/imaging';
 import {
+  heatmapToImage,
   renderHeatmapGreyPng,
   renderHeatmapPng,
   type Analysis,
@@ -74,11 +75,9 @@ export async function runAnalysisPipeline(
       width: Math.max(1, Math.round(image.width * scale)),
       height: Math.max(1, Math.round(image.height * scale)),
     };
-    // sharp encodes on libuv's thread pool: the two encodes overlap.
-    const [grey, overlay] = await Promise.all([
-      renderHeatmapGreyPng(analysis.heatmap, size),
-      renderHeatmapPng(analysis.heatmap, size),
-    ]);
+    // Resampled once for both renderings; sharp encodes on libuv's thread pool: the two encodes overlap.
+    const sized = heatmapToImage(analysis.heatmap, size.width, size.height);
+    const [grey, overlay] = await Promise.all([renderHeatmapGreyPng(sized), renderHeatmapPng(sized)]);
     heatmapPng = grey.png;
     overlayPng = overlay.png;
   }

@@ -45,7 +45,10 @@ export function open(envelope: Buffer, kek: Buffer, aad: Buffer): Buffer {
     const decipher = createDecipheriv('aes-256-gcm', dataKey, dataIv);
     decipher.setAAD(aad);
     decipher.setAuthTag(dataTag);
-    const plaintext = Buffer.concat([decipher.update(envelope.subarray(HEADER)), decipher.final()]);
+    const body = decipher.update(envelope.subarray(HEADER));
+    // GCM is a stream mode: final() adds no bytes, so the body needs no second copy (8 MB for a radiograph).
+    const rest = decipher.final();
+    const plaintext = rest.length === 0 ? body : Buffer.concat([body, rest]);
     dataKey.fill(0);
     return plaintext;
   } catch {
