@@ -75,6 +75,14 @@ describe('issuing a report', () => {
     const early = await download(ward.patient, id);
     expect(early.statusCode).toBe(409);
     expect(early.json().error.message).toMatch(/being generated/);
+    // Its deliveries: none yet, which is an answer, not an error.
+    const none = await t.app.inject({ url: `/api/v1/scans/${id}/deliveries`, headers: bearer(ward.patient) });
+    expect(none.statusCode, none.body).toBe(200);
+    expect(none.json().items).toEqual([]);
+    // Neither question is an intrusion signal.
+    const signals = await t.app.inject({ url: '/api/v1/admin/security-signals', headers: bearer(ward.admin) });
+    expect(signals.statusCode, signals.body).toBe(200);
+    expect(signals.json().recent.filter((e: { resourceId: string | null }) => e.resourceId === id)).toEqual([]);
 
     await reportWorker(t, [ward.patient.orgId]).drain();
     const report = (await withSystem(t.ctx.db, (tx) => latestReport(tx, id)))!;

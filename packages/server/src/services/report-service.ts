@@ -66,15 +66,19 @@ const scanResource = (row: ScanRow): Resource => ({
 export class ReportService {
   constructor(private readonly ctx: AppContext) {}
 
+  /** Unverified clinicians and admins without a second factor are told so plainly, before
+   * row-level security would simply show them nothing. */
+  private assertClinicalAccess(session: AuthenticatedSession): void {
+    enforce(decide(session.actor, 'scan.list', { kind: 'organisation', orgId: session.actor.orgId }), 'Scan');
+  }
+
   /** The scan and its latest report, if the policy lets the session have it. */
   private async released(
     session: AuthenticatedSession,
     scanId: string,
     action: 'report.read' | 'report.delivery_status',
   ): Promise<{ scan: ScanRow; report: ReportRow }> {
-    // Unverified clinicians and admins without a second factor are told so plainly, before
-    // row-level security would simply show them nothing.
-    enforce(decide(session.actor, 'scan.list', { kind: 'organisation', orgId: session.actor.orgId }), 'Scan');
+    this.assertClinicalAccess(session);
     return withScope(this.ctx.db, scopeOf(session), async (tx) => {
       const scan = await findScan(tx, scanId);
       if (!scan) throw notFound('Scan');
@@ -104,8 +108,18 @@ export class ReportService {
   }
 
   async deliveries(session: AuthenticatedSession, scanId: string): Promise<DeliveryView[]> {
-    await this.released(session, scanId, 'report.delivery_status');
-    const rows = await withScope(this.ctx.db, scopeOf(session), (tx) => listDeliveries(tx, scanId));
+    this.assertClinicalAccess(session);
+    // Asking before the report exists is normal (a page polls right after approval): the answer
+    // is "nothing yet", not an error that would count as a refused access in the security signals.
+    const rows = await withScope(this.ctx.db, scopeOf(session), async (tx) => {
+      const scan = await findScan(tx, scanId);
+      if (!scan) throw notFound('Scan');
+      enforce(decide(session.actor, 'report.delivery_status', scanResource(scan)), 'Scan');
+      if (scan.integrity !== 'ok') {
+        throw new AppError('integrity_failure', 'The scan failed its integrity check; its report is withheld');
+      }
+      return listDeliveries(tx, scanId);
+    });
     return rows.map((d) => ({
       id: d.id,
       channel: d.channel,

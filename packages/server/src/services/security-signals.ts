@@ -40,8 +40,13 @@ export interface SecuritySignals {
   }[];
 }
 
-// Every audit event that was not a success is a signal; RLS adds the organisation.
-const SIGNALS = `FROM audit_events WHERE outcome <> 'success' AND at >= $1 AND at < $2`;
+// A signal is a refusal (401, 403, 404, 423: someone asked for what they may not have), or a
+// failure of authentication or of an integrity check. Other failures (a 409 for a report still
+// being generated, a 422 for a broken file) are ordinary errors, not intrusion signals. RLS adds
+// the organisation.
+const SIGNALS = `FROM audit_events
+  WHERE (outcome = 'denied' OR (outcome = 'failure' AND (action LIKE 'auth.%' OR action LIKE '%integrity%')))
+    AND at >= $1 AND at < $2`;
 
 export async function securitySignals(tx: Queryable, q: SignalQuery): Promise<SecuritySignals> {
   const range = [q.from, q.to];
