@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isValidAeTitle } from './dicom/ae-title.ts';
-import { NoteError, isValidKeyName, parseVerifierKey } from '@scanflow/ledger';
+import { isValidKeyName, parseVerifierKey, type NoteError } from '@scanflow/ledger';
 
 // The models shipped with Scanflow, at the repository root.
 const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));

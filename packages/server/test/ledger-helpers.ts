@@ -23,7 +23,7 @@ export async function exportLog(t: TestApp, orgId: string, file: string): Promis
 export async function runLedgerCli(args: string[]): Promise<{ code: number; output: string }> {
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0);
+  process.stdout.write = (chunk: string) => lines.push(String(chunk)) > 0;
   try {
     const code = await ledgerCli(args);
     return { code, output: lines.join('') };
