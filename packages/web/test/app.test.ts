@@ -778,6 +778,17 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
         const mark = doc.locator('ul[aria-label="Annotations on this scan"] li').first();
         await mark.waitFor();
         expect(await mark.textContent()).toMatch(/Length · \d+(\.\d)? mm/);
+        // The same by keyboard: focus the drawing area, Enter, move, Enter.
+        await doc.getByRole('application', { name: /Draw a length measurement/ }).focus();
+        await doc.getByTestId('annotation-cursor').waitFor();
+        await doc.keyboard.press('Enter');
+        for (let i = 0; i < 3; i++) await doc.keyboard.press('Shift+ArrowRight');
+        await doc.keyboard.press('Enter');
+        const marks = doc.locator('ul[aria-label="Annotations on this scan"] li');
+        await expect.poll(() => marks.count()).toBe(2);
+        expect(await marks.allTextContents()).toEqual(
+          expect.arrayContaining([expect.stringMatching(/Length · \d+(\.\d)? mm/)]),
+        );
 
         // A second opinion from a colleague, answered through the chat.
         await doc.getByLabel('Ask a doctor').selectOption(colleague.id);

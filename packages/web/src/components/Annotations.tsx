@@ -4,7 +4,7 @@
  * channel. Lengths show the server's measurement (mm where the pixel spacing is known, else px);
  * while drawing, the domain's own `measure` previews it.
  */
-import { useEffect, useState, type PointerEvent } from 'react';
+import { useEffect, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import { measure, type GeometryInput, type Point } from '@scanflow/domain';
 import { api } from '../api/client.ts';
 import { useLiveEvents } from '../api/live.ts';
@@ -125,13 +125,46 @@ export function AnnotationOverlay({
   const onPointerMove = (event: PointerEvent<SVGSVGElement>) => {
     if (draft) setDraft({ ...draft, to: clampTo(geometry.toImage(event), image) });
   };
-  const onPointerUp = () => {
+  const finish = () => {
     if (!draft) return;
     setDraft(null);
     // A click without a drag is not a shape.
     if (Math.hypot(draft.to.x - draft.from.x, draft.to.y - draft.from.y) * scale < 4) return;
     state.create(geometryFrom(draft.kind, draft.from, draft.to), frame, label);
   };
+  const onPointerUp = finish;
+
+  // The same drawing by keyboard: a cursor moved with the arrow keys (Shift for larger steps),
+  // Enter to start the mark and Enter again to finish it, Escape to cancel.
+  const [cursor, setCursor] = useState<Point | null>(null);
+  const [focused, setFocused] = useState(false);
+  const onKeyDown = (event: KeyboardEvent<SVGSVGElement>) => {
+    if (!tool) return;
+    const at = cursor ?? { x: image.width / 2, y: image.height / 2 };
+    const step = Math.max(1, Math.round(Math.max(image.width, image.height) / 100)) * (event.shiftKey ? 10 : 1);
+    const moves: Record<string, Point> = {
+      ArrowLeft: { x: -step, y: 0 },
+      ArrowRight: { x: step, y: 0 },
+      ArrowUp: { x: 0, y: -step },
+      ArrowDown: { x: 0, y: step },
+    };
+    const move = moves[event.key];
+    if (move) {
+      const next = clampTo({ x: at.x + move.x, y: at.y + move.y }, image);
+      setCursor(next);
+      if (draft) setDraft({ ...draft, to: next });
+    } else if (event.key === 'Enter') {
+      if (draft) finish();
+      else setDraft({ kind: tool as Kind, from: at, to: at });
+    } else if (event.key === 'Escape' && draft) {
+      setDraft(null);
+    } else {
+      return; // zoom, frames and the rest stay the viewer's
+    }
+    event.preventDefault();
+    event.stopPropagation();
+  };
+  const shownCursor = tool && focused ? (cursor ?? { x: image.width / 2, y: image.height / 2 }) : null;
 
   const shapes = state.items.filter((a) => a.frame === frame);
   const draftGeometry = draft ? geometryFrom(draft.kind, draft.from, draft.to) : null;
@@ -149,7 +182,16 @@ export function AnnotationOverlay({
       width={viewport.width}
       height={viewport.height}
       data-testid="annotation-layer"
-      aria-hidden="true"
+      {...(tool
+        ? {
+            tabIndex: 0,
+            role: 'application',
+            'aria-label': `Draw ${tool === 'length' ? 'a length measurement' : `an ${tool}`}: arrow keys move the cursor (Shift for larger steps), Enter starts the mark and Enter again finishes it, Escape cancels`,
+          }
+        : { 'aria-hidden': true })}
+      onKeyDown={onKeyDown}
+      onFocus={() => setFocused(true)}
+      onBlur={() => setFocused(false)}
       onPointerDown={onPointerDown}
       onPointerMove={onPointerMove}
       onPointerUp={onPointerUp}
@@ -165,6 +207,22 @@ export function AnnotationOverlay({
           id={a.id}
         />
       ))}
+      {shownCursor && (
+        <g className="annotation-cursor" data-testid="annotation-cursor">
+          <line
+            x1={toScreen(shownCursor).x - 8}
+            y1={toScreen(shownCursor).y}
+            x2={toScreen(shownCursor).x + 8}
+            y2={toScreen(shownCursor).y}
+          />
+          <line
+            x1={toScreen(shownCursor).x}
+            y1={toScreen(shownCursor).y - 8}
+            x2={toScreen(shownCursor).x}
+            y2={toScreen(shownCursor).y + 8}
+          />
+        </g>
+      )}
       {draftGeometry && (
         <Shape
           geometry={draftGeometry}
