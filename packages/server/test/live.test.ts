@@ -219,7 +219,9 @@ describe('resuming after a drop', () => {
 describe('sessions', () => {
   it('closes the socket when the access token expires', async () => {
     const claims = await t.ctx.tokens.verifyAccess(secondDoctor.token);
-    const shortLived = await new TokenService(t.ctx.keys.tokenKey, 1).issueAccess(claims);
+    // Expiry is in whole seconds, so a 1-second token can expire before the socket is even
+    // authenticated; 3 seconds leaves at least 2 for the connection, then it must be closed.
+    const shortLived = await new TokenService(t.ctx.keys.tokenKey, 3).issueAccess(claims);
     const client = await TestLiveClient.connect(url, shortLived);
     const closed = await client.closed;
     expect(closed.code).toBe(4401);
