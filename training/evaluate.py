@@ -22,6 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -112,11 +113,24 @@ def load_png01(path):
     return a.astype(np.float64) / 255.0
 
 
+def percentile_pixels(v: np.ndarray, man) -> np.ndarray:
+    """The pixels the percentiles are taken over (manifest preprocessing.percentileSampling, as
+    packages/inference/src/preprocess.ts percentileGrid): all of them unless a regular grid is
+    asked for and the image has more than maxSamples pixels; then every s-th row and column from
+    s // 2, s = ceil(sqrt(pixels / maxSamples))."""
+    sampling = man["preprocessing"].get("percentileSampling", {"method": "exact"})
+    if sampling["method"] != "regular-grid" or v.size <= sampling["maxSamples"]:
+        return v
+    s = math.ceil(math.sqrt(v.size / sampling["maxSamples"]))
+    return v[s // 2 :: s, s // 2 :: s]
+
+
 def server_pipeline(v: np.ndarray, man) -> torch.Tensor:
     """Exactly what the server does for a grey PNG without a DICOM window: percentile window on
-    the full-resolution image, area resize to the model size, normalise."""
+    the full-resolution image (sampled as the manifest says), area resize to the model size,
+    normalise."""
     pl, ph = man["preprocessing"]["percentiles"]
-    lo, hi = np.percentile(v, [pl, ph])  # linear interpolation
+    lo, hi = np.percentile(percentile_pixels(v, man), [pl, ph])  # linear interpolation
     x = np.clip((v - lo) / max(hi - lo, 1e-12), 0, 1)
     H, W = man["preprocessing"]["size"]
     if x.shape != (H, W):

@@ -243,6 +243,9 @@ def write_manifest(thr):
         "preprocessing": {
             "intensity": "dicom-window-or-percentile",
             "percentiles": [P.P_LOW, P.P_HIGH],
+            # Percentiles of frames above 2^16 pixels from a regular grid (issue 4: the exact
+            # histogram of a 2048² frame cost more than the model); evaluate.py percentile_pixels.
+            "percentileSampling": {"method": "regular-grid", "maxSamples": 65536},
             "resize": "stretch",
             "size": [h, w],
             "interpolation": "area",
@@ -252,8 +255,10 @@ def write_manifest(thr):
                 "decode to a single-channel float image v (DICOM: stored value -> modality LUT (slope/intercept); "
                 "MONOCHROME1 inverted so that dense = bright)",
                 "intensity to 0..1: if a DICOM window (centre/width) is present: x = clip((v - (c - w/2)) / w, 0, 1) "
-                "(linear); otherwise lo, hi = the p_low and p_high percentiles of all pixels of the full-resolution "
-                "image (linear interpolation between order statistics) and x = clip((v - lo) / (hi - lo), 0, 1)",
+                "(linear); otherwise lo, hi = the p_low and p_high percentiles of the full-resolution image (linear "
+                "interpolation between order statistics), taken over every pixel when the image has at most "
+                "percentileSampling.maxSamples pixels, else over the regular grid of rows and columns "
+                "floor(s/2) + k*s with s = ceil(sqrt(pixels / maxSamples)), and x = clip((v - lo) / (hi - lo), 0, 1)",
                 "resize x to size [H, W] by area averaging (box filter over the source pixels each output pixel "
                 "covers; 'stretch': the aspect ratio is not kept)",
                 "optional 8-bit quantisation round(x*255)/255 is harmless (training saw it)",

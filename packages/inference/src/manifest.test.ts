@@ -44,6 +44,37 @@ describe('validateManifest', () => {
     expect(p).toHaveLength(5);
   });
 
+  it('reads percentileSampling: absent means every pixel, a grid needs a sensible maxSamples', () => {
+    expect(parseManifest(validManifest()).preprocessing.percentileSampling).toBeUndefined();
+    const withSampling = (value: unknown) => {
+      const m = validManifest();
+      (m.preprocessing as unknown as Record<string, unknown>).percentileSampling = value;
+      return m;
+    };
+    expect(parseManifest(withSampling({ method: 'regular-grid', maxSamples: 65536 })).preprocessing).toMatchObject({
+      percentileSampling: { method: 'regular-grid', maxSamples: 65536 },
+    });
+    expect(parseManifest(withSampling({ method: 'exact' })).preprocessing.percentileSampling).toEqual({
+      method: 'exact',
+    });
+    expect(problems(withSampling({ method: 'regular-grid' }))).toEqual([
+      "preprocessing.percentileSampling.maxSamples: is missing (the most pixels method 'regular-grid' takes percentiles over)",
+    ]);
+    expect(problems(withSampling({ method: 'regular-grid', maxSamples: 100 }))).toEqual([
+      'preprocessing.percentileSampling.maxSamples: must be >= 4096, got 100',
+    ]);
+    expect(problems(withSampling({ method: 'regular-grid', maxSamples: 5000.5 }))).toEqual([
+      'preprocessing.percentileSampling.maxSamples: must be an integer, got 5000.5',
+    ]);
+    expect(problems(withSampling({ method: 'exact', maxSamples: 5000 }))).toEqual([
+      "preprocessing.percentileSampling.maxSamples: applies only to method 'regular-grid'",
+    ]);
+    expect(problems(withSampling({ method: 'random' }))).toEqual([
+      "preprocessing.percentileSampling.method: must be one of 'exact', 'regular-grid', got \"random\"",
+    ]);
+    expect(problems(withSampling('grid'))).toEqual(['preprocessing.percentileSampling: must be an object, got "grid"']);
+  });
+
   it('checks the parts against each other', () => {
     const m = validManifest();
     m.input.shape = [1, 1, 64, 64];

@@ -30,6 +30,13 @@ export interface ManifestPreprocessing {
   intensity: 'dicom-window-or-percentile' | 'percentile';
   /** [p_low, p_high], 0..100. */
   percentiles: [number, number];
+  /**
+   * Which pixels the percentiles are taken over. Absent or `exact`: every pixel of the frame.
+   * `regular-grid`: frames larger than `maxSamples` pixels are sampled on a regular grid with the
+   * same stride s = ceil(sqrt(pixels / maxSamples)) in both directions (rows and columns s/2, s/2 +
+   * s, …), so at most `maxSamples` pixels; smaller frames still use every pixel.
+   */
+  percentileSampling?: PercentileSampling;
   resize: 'stretch' | 'letterbox';
   /** [height, width] of the model input. */
   size: [number, number];
@@ -39,6 +46,11 @@ export interface ManifestPreprocessing {
   photometric?: string;
   pipeline?: string[];
 }
+
+export type PercentileSampling = { method: 'exact' } | { method: 'regular-grid'; maxSamples: number };
+
+/** Fewest samples a regular grid may keep: below this the 1st/99th percentiles rest on a handful of pixels. */
+export const MIN_PERCENTILE_SAMPLES = 4096;
 
 export interface ManifestOutputs {
   logits: string;
@@ -409,6 +421,7 @@ function readPreprocessing(r: Reader, top: Json): ManifestPreprocessing | undefi
   const o = r.object(top.preprocessing, P, [
     'intensity',
     'percentiles',
+    'percentileSampling',
     'resize',
     'size',
     'interpolation',
@@ -431,6 +444,7 @@ function readPreprocessing(r: Reader, top: Json): ManifestPreprocessing | undefi
       else percentiles = [p[0], p[1]];
     }
   }
+  const percentileSampling = readPercentileSampling(r, o.percentileSampling, `${P}.percentileSampling`);
   const sizeRaw = r.array(o, P, 'size');
   let size: [number, number] | undefined;
   if (sizeRaw) {
@@ -462,9 +476,28 @@ function readPreprocessing(r: Reader, top: Json): ManifestPreprocessing | undefi
     size,
     interpolation,
     normalisation,
+    ...(percentileSampling ? { percentileSampling } : {}),
     ...(photometric !== undefined ? { photometric } : {}),
     ...(pipeline ? { pipeline } : {}),
   };
+}
+
+function readPercentileSampling(r: Reader, value: unknown, path: string): PercentileSampling | undefined {
+  if (value === undefined) return undefined;
+  const o = r.object(value, path, ['method', 'maxSamples']);
+  if (!o) return undefined;
+  const method = r.oneOf(o, path, 'method', ['exact', 'regular-grid'] as const);
+  if (method === 'exact') {
+    if (o.maxSamples !== undefined) r.problem(`${path}.maxSamples`, "applies only to method 'regular-grid'");
+    return { method };
+  }
+  if (method !== 'regular-grid') return undefined;
+  if (o.maxSamples === undefined) {
+    r.problem(`${path}.maxSamples`, "is missing (the most pixels method 'regular-grid' takes percentiles over)");
+    return undefined;
+  }
+  const maxSamples = r.number(o, path, 'maxSamples', { min: MIN_PERCENTILE_SAMPLES, integer: true });
+  return maxSamples === undefined ? undefined : { method, maxSamples };
 }
 
 function readOutputs(r: Reader, top: Json): ManifestOutputs | undefined {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { areaResize, percentileOf, placeRegion, preprocess } from './preprocess.ts';
+import { areaResize, percentileGrid, percentileOf, placeRegion, preprocess } from './preprocess.ts';
 import { decodedImage, validManifest } from './testing.ts';
 
 interface FixtureCase {
@@ -113,5 +113,104 @@ describe('preprocess details', () => {
     expect(placeRegion(100, 100, 32, 32, 'letterbox')).toEqual({ top: 0, left: 0, height: 32, width: 32 });
     expect(placeRegion(200, 100, 32, 32, 'letterbox')).toEqual({ top: 8, left: 0, height: 16, width: 32 });
     expect(placeRegion(200, 100, 32, 32, 'stretch')).toEqual({ top: 0, left: 0, height: 32, width: 32 });
+  });
+});
+
+describe('percentile sampling', () => {
+  const side = 128;
+  // Pixels at odd rows and columns (the grid below) are brighter, so grid and whole frame differ.
+  const odd = (i: number) => Math.floor(i / side) % 2 === 1 && (i % side) % 2 === 1;
+  const pixels = Uint16Array.from({ length: side * side }, (_, i) => ((i * 2654435761) % 3000) + (odd(i) ? 1000 : 0));
+  const sampled = (maxSamples: number) => {
+    const m = validManifest();
+    m.preprocessing.percentileSampling = { method: 'regular-grid', maxSamples };
+    return m;
+  };
+
+  it('takes the percentiles over every stride-th row and column, starting mid-cell', () => {
+    // 16384 pixels, at most 4096 samples: stride ceil(sqrt(4)) = 2, rows and columns 1, 3, 5, …
+    expect(percentileGrid(side, side, sampled(4096).preprocessing.percentileSampling)).toEqual({
+      stride: 2,
+      offset: 1,
+    });
+    const grid = Array.from(pixels).filter((_, i) => odd(i));
+    expect(grid).toHaveLength(4096);
+    const out = preprocess(decodedImage({ width: side, height: side, pixels }), sampled(4096));
+    expect(out.intensity.low).toBe(percentileOf(grid, 1));
+    expect(out.intensity.high).toBe(percentileOf(grid, 99));
+    expect(out.intensity.low).not.toBe(percentileOf(pixels, 1));
+    // The same through quickselect (float pixels), and negated for MONOCHROME1.
+    const floats = { ...decodedImage({ width: side, height: side, pixels }), pixels: Float32Array.from(pixels) };
+    expect(preprocess(floats, sampled(4096)).intensity).toEqual(out.intensity);
+    const mono1 = preprocess(decodedImage({ width: side, height: side, pixels, monochrome1: true }), sampled(4096));
+    expect(mono1.intensity.low).toBeCloseTo(-percentileOf(grid, 99), 9);
+    expect(mono1.intensity.high).toBeCloseTo(-percentileOf(grid, 1), 9);
+  });
+
+  it('keeps exact percentiles for images of at most maxSamples pixels, and by default', () => {
+    const exact = preprocess(decodedImage({ width: side, height: side, pixels }), validManifest());
+    expect(exact.intensity.low).toBe(percentileOf(pixels, 1));
+    const same = preprocess(decodedImage({ width: side, height: side, pixels }), sampled(side * side));
+    expect(same.intensity).toEqual(exact.intensity);
+    expect(Array.from(same.data)).toEqual(Array.from(exact.data));
+  });
+});
+
+describe('integer fast paths agree with the per-pixel path', () => {
+  const manifest = validManifest(); // 32×32 input
+  const worstDiff = (a: Float32Array, b: Float32Array) => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
+
+  it('block sums over 16-bit and 8-bit words, and unaligned arrays', () => {
+    for (const [width, height] of [
+      [256, 128], // 8×4 blocks: word loops
+      [96, 64], // 3×2 blocks: the general block loop
+      [100, 70], // not a multiple: the bin tables
+    ] as const) {
+      const n = width * height;
+      const values = Array.from({ length: n }, (_, i) => ((i % width) * 13 + Math.floor(i / width) * 7) % 4096);
+      const reference = preprocess(
+        { ...decodedImage({ width, height, pixels: new Uint16Array(n) }), pixels: Float32Array.from(values) },
+        manifest,
+      );
+      const u16 = preprocess(decodedImage({ width, height, pixels: Uint16Array.from(values) }), manifest);
+      expect(u16.intensity).toEqual(reference.intensity);
+      expect(worstDiff(u16.data, reference.data)).toBeLessThan(1e-6);
+      // A view 2 bytes into its buffer cannot be read as 32-bit words.
+      const shifted = new Uint16Array(n + 1).subarray(1);
+      shifted.set(values);
+      const unaligned = preprocess(decodedImage({ width, height, pixels: shifted }), manifest);
+      expect(worstDiff(unaligned.data, reference.data)).toBeLessThan(1e-6);
+      const bytes = values.map((v) => v & 255);
+      const u8 = preprocess(decodedImage({ width, height, pixels: Uint8Array.from(bytes) }), manifest);
+      const u8Reference = preprocess(
+        { ...decodedImage({ width, height, pixels: new Uint8Array(n) }), pixels: Float32Array.from(bytes) },
+        manifest,
+      );
+      expect(worstDiff(u8.data, u8Reference.data)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('redoes an image whose values exceed its Bits Stored over the full range', () => {
+    const width = 64;
+    const values = Array.from({ length: width * width }, (_, i) => (i * 37) % 4096);
+    values[100] = 60_000; // not a 12-bit value: tables over 0..4095 have no entry for it
+    const image = decodedImage({ width, height: width, pixels: Uint16Array.from(values) });
+    const wide = { ...image, bitsStored: 16 };
+    expect(image.bitsStored).toBe(12);
+    // Percentiles, exact and sampled (the histogram sees the value) …
+    expect(Array.from(preprocess(image, manifest).data)).toEqual(Array.from(preprocess(wide, manifest).data));
+    const sampling = validManifest();
+    sampling.preprocessing.percentileSampling = { method: 'regular-grid', maxSamples: 4096 };
+    expect(Array.from(preprocess(image, sampling).data)).toEqual(Array.from(preprocess(wide, sampling).data));
+    // … and a window (only the resize sees it).
+    const windowed = {
+      ...image,
+      format: 'dicom' as const,
+      voi: [{ windows: [{ center: 2048, width: 4096 }], function: 'LINEAR' as const }],
+    };
+    const out = preprocess(windowed, manifest);
+    expect(out.intensity.source).toBe('dicom-window');
+    expect(Array.from(out.data)).toEqual(Array.from(preprocess({ ...windowed, bitsStored: 16 }, manifest).data));
+    expect(out.data.every(Number.isFinite)).toBe(true);
   });
 });
