@@ -19,7 +19,7 @@ export type { TransferSyntaxInfo } from './dicom/transfer-syntax.ts';
 export type { DeidentifyOptions, DeidentifyResult } from './deid/deidentify.ts';
 export { deidentifyDicom, remapUid, shiftDate } from './deid/deidentify.ts';
 export type { DecodePool, IsolationOptions, Preparation } from './isolate/isolated.ts';
-export { createDecodePool, decodeImageIsolated } from './isolate/isolated.ts';
+export { createDecodePool, decodeImageIsolated, NotOpenedError } from './isolate/isolated.ts';
 export type { DicomJson, DicomJsonAttribute, DicomJsonOptions } from './dicom/json.ts';
 export { dicomJson } from './dicom/json.ts';
 export type { NativeFrames } from './dicom/native-frames.ts';

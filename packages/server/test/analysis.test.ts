@@ -10,6 +10,7 @@ import { withSystem } from '../src/db/scope.ts';
 import type { AiResult } from '../src/repositories/scans.ts';
 import { recordAiResult } from '../src/services/scan-service.ts';
 import { raiseUrgentUnopenedAlerts, URGENT_UNOPENED_ACTION } from '../src/services/urgent-alerts.ts';
+import { HEATMAP_MAX_SIDE } from '../src/services/ai-pipeline.ts';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
 
@@ -104,7 +105,7 @@ describe('versioned analyses', () => {
     const grey = await get(doctor, analysis.heatmap.heatmapUrl);
     expect(grey.statusCode).toBe(200);
     const greyInfo = await sharp(grey.rawPayload).metadata();
-    expect([greyInfo.channels, greyInfo.width, greyInfo.height]).toEqual([1, 256, 256]);
+    expect([greyInfo.channels, greyInfo.width, greyInfo.height]).toEqual([1, HEATMAP_MAX_SIDE, HEATMAP_MAX_SIDE]);
     const overlay = await get(doctor, analysis.heatmap.overlayUrl);
     expect(overlay.statusCode).toBe(200);
     expect((await sharp(overlay.rawPayload).metadata()).channels).toBe(4);

@@ -53,14 +53,15 @@ export interface DecodePool {
    * Decodes and runs `prepare` on the image in the worker: the image comes back without its pixels
    * (an empty array of their type), with what was prepared and how long preparing took. With
    * `giveBytes`, a buffer that `bytes` fills alone is moved to the worker rather than copied (the
-   * caller's view becomes empty).
+   * caller's view becomes empty). With `open`, the bytes are first opened in the worker by that
+   * function (for example decrypted and verified); if it throws, the promise rejects with NotOpenedError.
    */
   decodePrepared<T>(
     bytes: Uint8Array,
     limits: ProbeLimits,
     prepare: Preparation,
-    options?: { giveBytes?: boolean },
-  ): Promise<{ image: DecodedImage; prepared: T; prepareMillis: number }>;
+    options?: { giveBytes?: boolean; open?: Preparation },
+  ): Promise<{ image: DecodedImage; prepared: T; prepareMillis: number; openMillis: number }>;
   close(): Promise<void>;
 }
 
@@ -154,13 +155,18 @@ export function createDecodePool(options: {
       bytes: Uint8Array,
       limits: ProbeLimits,
       prepare: Preparation,
-      { giveBytes = false }: { giveBytes?: boolean } = {},
+      { giveBytes = false, open }: { giveBytes?: boolean; open?: Preparation } = {},
     ) {
       const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
       const transfer = giveBytes && whole && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
-      const reply = await submit({ bytes, limits, options: {}, prepare }, transfer);
+      const reply = await submit({ bytes, limits, options: {}, prepare, ...(open ? { open } : {}) }, transfer);
       if (!reply.prepared) throw new Error('The decode worker returned nothing prepared.');
-      return { image: reply.image, prepared: reply.prepared.value as T, prepareMillis: reply.prepared.millis };
+      return {
+        image: reply.image,
+        prepared: reply.prepared.value as T,
+        prepareMillis: reply.prepared.millis,
+        openMillis: reply.openMillis ?? 0,
+      };
     },
     async close() {
       closed = true;
@@ -196,8 +202,14 @@ function withDeadline(reply: Promise<Reply>, timeoutMs: number): Promise<Reply> 
   return Promise.race([guarded, deadline]).finally(() => clearTimeout(timer));
 }
 
+/** The job's `open` function threw: the bytes were never decoded (for example, they failed verification). */
+export class NotOpenedError extends Error {
+  override readonly name = 'NotOpenedError';
+}
+
 function succeeded(reply: Reply): Reply & { ok: true } {
   if (reply.ok) return reply;
+  if ('notOpened' in reply) throw new NotOpenedError(reply.notOpened);
   throw new ImagingError(reply.error.code, reply.error.message, { status: reply.error.status });
 }
 

@@ -5,7 +5,9 @@
  *
  * A job may name a preparation: a function of the decoded image run here too (a model's
  * preprocessing), so that the full-resolution pixels never cross to the caller's thread; only its
- * result does, its typed arrays transferred.
+ * result does, its typed arrays transferred. It may also name an opening: a function of the bytes
+ * that turns what was read from storage into the file (decrypting and verifying it), run here
+ * first, so that this work too stays off the caller's thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeImage } from '../decode.ts';
@@ -19,6 +21,8 @@ export interface Job {
   limits: ProbeLimits;
   options: ProbeOptions;
   prepare?: Preparation;
+  /** fn(bytes, options) → the file's bytes; whatever it throws fails the job as not opened. */
+  open?: Preparation;
 }
 
 /** `module`'s export `name`, called as fn(image, options) in the worker; options must be cloneable. */
@@ -29,13 +33,33 @@ export interface Preparation {
 }
 
 export type Reply =
-  | { ok: true; image: DecodedImage; prepared?: { value: unknown; millis: number } }
-  | { ok: false; error: { code: ImagingError['code']; status: ImagingError['status']; message: string } };
+  | { ok: true; image: DecodedImage; prepared?: { value: unknown; millis: number }; openMillis?: number }
+  | { ok: false; error: { code: ImagingError['code']; status: ImagingError['status']; message: string } }
+  | { ok: false; notOpened: string };
+
+/** `module`'s export `name`, loaded once per worker. */
+async function functionOf<F>(preparation: Preparation): Promise<F> {
+  const fn = ((await import(preparation.module)) as Record<string, unknown>)[preparation.name];
+  if (typeof fn !== 'function') throw new Error(`${preparation.module} has no function ${preparation.name}.`);
+  return fn as F;
+}
 
 async function run(job: Job): Promise<Reply> {
+  let bytes = job.bytes;
+  let openMillis: number | undefined;
+  if (job.open) {
+    try {
+      const open = await functionOf<(bytes: Uint8Array, options: unknown) => Uint8Array>(job.open);
+      const opening = performance.now();
+      bytes = open(bytes, job.open.options);
+      openMillis = performance.now() - opening;
+    } catch (err) {
+      return { ok: false, notOpened: err instanceof Error ? err.message : String(err) };
+    }
+  }
   let image: DecodedImage;
   try {
-    image = await decodeImage(job.bytes, job.limits, job.options);
+    image = await decodeImage(bytes, job.limits, job.options);
   } catch (err) {
     return {
       ok: false,
@@ -45,18 +69,18 @@ async function run(job: Job): Promise<Reply> {
           : { code: 'corrupt', status: 422, message: 'The image could not be decoded.' },
     };
   }
-  if (!job.prepare) return { ok: true, image };
+  const opened = openMillis === undefined ? {} : { openMillis };
+  if (!job.prepare) return { ok: true, image, ...opened };
   const started = performance.now();
   try {
-    const { module, name, options } = job.prepare;
-    const fn = ((await import(module)) as Record<string, (image: DecodedImage, options: unknown) => unknown>)[name];
-    if (typeof fn !== 'function') throw new Error(`${module} has no function ${name}.`);
-    const value = fn(image, options);
+    const fn = await functionOf<(image: DecodedImage, options: unknown) => unknown>(job.prepare);
+    const value = fn(image, job.prepare.options);
     // The pixels stay here: the caller asked for what was prepared from them.
     return {
       ok: true,
       image: { ...image, pixels: image.pixels.subarray(0, 0) },
       prepared: { value, millis: performance.now() - started },
+      ...opened,
     };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);

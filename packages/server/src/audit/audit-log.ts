@@ -80,16 +80,10 @@ export class AuditLog {
     this.scheduled = this.pending.length > 0;
     if (this.scheduled) setImmediate(() => void this.flush());
     if (batch.length === 0) return;
-    const rows = batch.map(
-      (_, i) => `(${Array.from({ length: COLUMNS }, (_, j) => `$${i * COLUMNS + j + 1}`).join(', ')})`,
-    );
     try {
-      await this.db.query(
-        `INSERT INTO audit_events
-           (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason,
-            details)
-         VALUES ${rows.join(', ')}`,
-        batch.flatMap((item) => params(item.event)),
+      await insertMany(
+        this.db,
+        batch.map((item) => item.event),
       );
       for (const item of batch) item.resolve();
     } catch (error) {
@@ -101,6 +95,25 @@ export class AuditLog {
   static async recordIn(tx: Queryable, event: AuditEvent): Promise<void> {
     await tx.query(INSERT, params(event));
   }
+
+  /** Several events inside the caller's transaction, in one statement. */
+  static async recordManyIn(tx: Queryable, events: readonly AuditEvent[]): Promise<void> {
+    if (events.length > 0) await insertMany(tx, events);
+  }
+}
+
+/** One multi-row INSERT. */
+async function insertMany(q: Queryable, events: readonly AuditEvent[]): Promise<void> {
+  const rows = events.map(
+    (_, i) => `(${Array.from({ length: COLUMNS }, (_, j) => `$${i * COLUMNS + j + 1}`).join(', ')})`,
+  );
+  await q.query(
+    `INSERT INTO audit_events
+       (org_id, actor_user_id, actor_role, action, resource_type, resource_id, outcome, client_address, reason,
+        details)
+     VALUES ${rows.join(', ')}`,
+    events.flatMap(params),
+  );
 }
 
 export interface AuditQuery {

@@ -33,6 +33,20 @@ export async function claimJob(
   /** Only these organisations' jobs (a worker dedicated to some tenants); all when absent. */
   orgIds?: readonly string[],
 ): Promise<Job | null> {
+  return (await claimJobs(db, kinds, leaseSeconds, orgIds, 1))[0] ?? null;
+}
+
+/**
+ * Claims up to `limit` ready jobs at once, oldest first: one statement for a batch, which is what
+ * keeps a full queue cheap on the database (PGlite shares the thread with everything else).
+ */
+export async function claimJobs(
+  db: Database,
+  kinds: readonly string[],
+  leaseSeconds: number,
+  orgIds: readonly string[] | undefined,
+  limit: number,
+): Promise<Job[]> {
   const { rows } = await db.query<{
     id: string;
     org_id: string;
@@ -40,33 +54,42 @@ export async function claimJob(
     payload: Record<string, unknown>;
     attempts: number;
     max_attempts: number;
+    run_after: Date;
+    created_at: Date;
   }>(
     `UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = now(),
             lease_until = now() + make_interval(secs => $2::int)
-      WHERE id = (
+      WHERE id IN (
         SELECT id FROM jobs
          WHERE kind = ANY($1::text[]) AND run_after <= now() AND ($3::uuid[] IS NULL OR org_id = ANY($3::uuid[]))
            AND (status = 'queued' OR (status = 'running' AND lease_until < now()))
          ORDER BY run_after, created_at
-         LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING id, org_id, kind, payload, attempts, max_attempts`,
-    [kinds, leaseSeconds, orgIds ?? null],
+         LIMIT $4 FOR UPDATE SKIP LOCKED)
+      RETURNING id, org_id, kind, payload, attempts, max_attempts, run_after, created_at`,
+    [kinds, leaseSeconds, orgIds ?? null, Math.max(1, Math.floor(limit))],
   );
-  const row = rows[0];
-  return row
-    ? {
-        id: row.id,
-        orgId: row.org_id,
-        kind: row.kind,
-        payload: row.payload,
-        attempts: row.attempts,
-        maxAttempts: row.max_attempts,
-      }
-    : null;
+  // RETURNING does not keep the subquery's order.
+  return rows
+    .sort((a, b) => +a.run_after - +b.run_after || +a.created_at - +b.created_at)
+    .map((row) => ({
+      id: row.id,
+      orgId: row.org_id,
+      kind: row.kind,
+      payload: row.payload,
+      attempts: row.attempts,
+      maxAttempts: row.max_attempts,
+    }));
 }
 
 export async function completeJob(db: Database, id: string): Promise<void> {
-  await db.query(`UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = now() WHERE id = $1`, [id]);
+  await completeJobs(db, [id]);
+}
+
+export async function completeJobs(db: Database, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(`UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = now() WHERE id = ANY($1::uuid[])`, [
+    ids,
+  ]);
 }
 
 /** Retries later (2, 4, 8 … seconds), or gives up for good after the last attempt. */

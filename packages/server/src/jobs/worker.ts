@@ -1,16 +1,27 @@
 /**
- * Runs queued jobs in this process: claims one at a time per slot, hands it to the handler for its
- * kind, and records the outcome. Woken at once when this process enqueues a job, and polls for
- * jobs enqueued elsewhere (other processes sharing the database).
+ * Runs queued jobs in this process: each slot claims what is ready (a batch, when a kind's handler
+ * takes batches), hands it to the handler for its kind, and records each job's outcome. Woken at
+ * once when this process enqueues a job, and polls for jobs enqueued elsewhere (other processes
+ * sharing the database).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/database.ts';
-import { claimJob, completeJob, failJob, type Job } from './queue.ts';
+import { claimJobs, completeJob, completeJobs, failJob, type Job } from './queue.ts';
 
 /** Thrown by a handler when retrying cannot help (an undecodable file, a missing scan). */
 export class PermanentJobError extends Error {}
 
 export type JobHandler = (job: Job) => Promise<void>;
+
+/**
+ * A handler that takes up to `batchSize` jobs of its kind at once, so that their database work can
+ * share statements and transactions (the AI pre-read with a full queue). It settles each job on its
+ * own: a rejected entry fails that job (PermanentJobError: for good), the rest complete.
+ */
+export interface BatchJobHandler {
+  batchSize: number;
+  handleBatch(jobs: readonly Job[]): Promise<PromiseSettledResult<unknown>[]>;
+}
 
 export interface WorkerOptions {
   concurrency: number;
@@ -28,7 +39,7 @@ export class JobWorker {
 
   constructor(
     private readonly db: Database,
-    private readonly handlers: Record<string, JobHandler>,
+    private readonly handlers: Record<string, JobHandler | BatchJobHandler>,
     private readonly log: Pick<FastifyBaseLogger, 'warn' | 'error'>,
     private readonly options: WorkerOptions = { concurrency: 1, pollMs: 1000, leaseSeconds: 120 },
   ) {}
@@ -56,16 +67,19 @@ export class JobWorker {
   /** Processes jobs until none is ready (for tests and the CLI). */
   async drain(): Promise<number> {
     let processed = 0;
-    while (await this.runOne()) processed++;
+    for (let n = await this.runOne(); n > 0; n = await this.runOne()) processed += n;
     return processed;
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const worked = await this.runOne().catch((error: unknown) => {
-        this.log.error({ err: error }, 'job worker error');
-        return false;
-      });
+      const worked = await this.runOne().then(
+        (n) => n > 0,
+        (error: unknown) => {
+          this.log.error({ err: error }, 'job worker error');
+          return false;
+        },
+      );
       if (!worked && this.running) {
         await new Promise<void>((resolve) => {
           const wake = () => {
@@ -80,18 +94,56 @@ export class JobWorker {
     }
   }
 
-  private async runOne(): Promise<boolean> {
-    const job = await claimJob(this.db, Object.keys(this.handlers), this.options.leaseSeconds, this.options.orgIds);
-    if (!job) return false;
-    const handler = this.handlers[job.kind]!;
-    try {
-      await handler(job);
-      await completeJob(this.db, job.id);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const outcome = await failJob(this.db, job, message, error instanceof PermanentJobError);
-      this.log.warn({ jobId: job.id, kind: job.kind, attempt: job.attempts, outcome }, 'job failed');
+  /** Claims and runs what is ready; the number of jobs it ran (0: none was ready). */
+  private async runOne(): Promise<number> {
+    const limit = Math.max(1, ...Object.values(this.handlers).map((h) => (typeof h === 'function' ? 1 : h.batchSize)));
+    const jobs = await claimJobs(
+      this.db,
+      Object.keys(this.handlers),
+      this.options.leaseSeconds,
+      this.options.orgIds,
+      limit,
+    );
+    if (jobs.length === 0) return 0;
+    for (const [kind, group] of groupByKind(jobs)) {
+      const handler = this.handlers[kind]!;
+      if (typeof handler === 'function') {
+        for (const job of group) {
+          try {
+            await handler(job);
+            await completeJob(this.db, job.id);
+          } catch (error) {
+            await this.fail(job, error);
+          }
+        }
+        continue;
+      }
+      const outcomes = await handler
+        .handleBatch(group)
+        .catch((error: unknown) =>
+          group.map((): PromiseSettledResult<unknown> => ({ status: 'rejected', reason: error })),
+        );
+      const done: string[] = [];
+      for (const [i, job] of group.entries()) {
+        const outcome = outcomes[i];
+        if (outcome?.status === 'fulfilled') done.push(job.id);
+        else await this.fail(job, outcome ? outcome.reason : new Error('The batch handler gave no outcome'));
+      }
+      await completeJobs(this.db, done);
     }
-    return true;
+    return jobs.length;
   }
+
+  private async fail(job: Job, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const outcome = await failJob(this.db, job, message, error instanceof PermanentJobError);
+    this.log.warn({ jobId: job.id, kind: job.kind, attempt: job.attempts, outcome }, 'job failed');
+  }
+}
+
+/** Jobs grouped by kind, each group in claim order. */
+function groupByKind(jobs: readonly Job[]): Map<string, Job[]> {
+  const groups = new Map<string, Job[]>();
+  for (const job of jobs) groups.set(job.kind, [...(groups.get(job.kind) ?? []), job]);
+  return groups;
 }

@@ -106,6 +106,15 @@ export async function findScan(tx: Queryable, id: string): Promise<ScanRow | nul
   return rows[0] ?? null;
 }
 
+/** Several scans at once (those visible in this scope); any order, missing ones left out. */
+export async function findScans(tx: Queryable, ids: readonly string[]): Promise<ScanRow[]> {
+  const { rows } = await tx.query<ScanRow>(
+    `SELECT ${SCAN_COLUMNS} FROM scans s JOIN patients p ON p.id = s.patient_id WHERE s.id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return rows;
+}
+
 export interface NewScan {
   orgId: string;
   patientId: string;
@@ -150,23 +159,42 @@ export async function insertScan(tx: Queryable, scan: NewScan): Promise<{ id: st
   return rows[0]!;
 }
 
-export async function insertScanEvent(
-  tx: Queryable,
-  event: {
-    orgId: string;
-    scanId: string;
-    action: string;
-    from: ScanStatus | null;
-    to: ScanStatus;
-    actorUserId: string | null;
-    actorRole: string;
-    notesEnc: Buffer | null;
-  },
-): Promise<void> {
+export interface NewScanEvent {
+  orgId: string;
+  scanId: string;
+  action: string;
+  from: ScanStatus | null;
+  to: ScanStatus;
+  actorUserId: string | null;
+  actorRole: string;
+  notesEnc: Buffer | null;
+}
+
+export async function insertScanEvent(tx: Queryable, event: NewScanEvent): Promise<void> {
   await tx.query(
     `INSERT INTO scan_events (org_id, scan_id, action, from_status, to_status, actor_user_id, actor_role, notes_enc)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
     [event.orgId, event.scanId, event.action, event.from, event.to, event.actorUserId, event.actorRole, event.notesEnc],
+  );
+}
+
+/** Several timeline entries in one statement (one array per column). */
+export async function insertScanEvents(tx: Queryable, events: readonly NewScanEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const column = <T>(f: (e: NewScanEvent) => T) => events.map(f);
+  await tx.query(
+    `INSERT INTO scan_events (org_id, scan_id, action, from_status, to_status, actor_user_id, actor_role, notes_enc)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::bytea[])`,
+    [
+      column((e) => e.orgId),
+      column((e) => e.scanId),
+      column((e) => e.action),
+      column((e) => e.from),
+      column((e) => e.to),
+      column((e) => e.actorUserId),
+      column((e) => e.actorRole),
+      column((e) => e.notesEnc),
+    ],
   );
 }
 

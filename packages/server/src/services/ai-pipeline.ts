@@ -16,11 +16,13 @@ import {
 } from '@scanflow/inference';
 
 // Heatmaps are stored at most this large on their longest side. The Grad-CAM grid is 16×16, so
-// 256 px is 16 px per cell, smooth already; the viewer scales the overlay to the image. (At 1024 px
-// rendering cost more than the model itself.)
-export const HEATMAP_MAX_SIDE = 256;
+// 128 px is 8 px per cell, bilinear already; the viewer scales the overlay to the image with
+// smoothing. (At 1024 px rendering cost more than the model itself; at 256 px, still twice it.)
+export const HEATMAP_MAX_SIDE = 128;
 
 export interface PipelineTimings {
+  /** Decrypting and verifying the stored bytes where they were decoded (0 when the caller did it). */
+  open: number;
   decode: number;
   preprocess: number;
   infer: number;
@@ -42,7 +44,7 @@ export interface PreparingDecoder {
   decodePrepared(
     bytes: Uint8Array,
     preparation: Preparation,
-  ): Promise<{ image: DecodedImage; prepared: Preprocessed; prepareMillis: number }>;
+  ): Promise<{ image: DecodedImage; prepared: Preprocessed; prepareMillis: number; openMillis?: number }>;
 }
 
 export async function runAnalysisPipeline(
@@ -54,10 +56,12 @@ export async function runAnalysisPipeline(
   let image: DecodedImage;
   let analysis: Analysis;
   let t1: number;
+  let open = 0;
   const preparation = engine.preparation?.();
   if (typeof decode !== 'function' && preparation && engine.analysePrepared) {
     const prepared = await decode.decodePrepared(bytes, preparation);
     image = prepared.image;
+    open = prepared.openMillis ?? 0;
     t1 = performance.now() - prepared.prepareMillis;
     analysis = await engine.analysePrepared(prepared.prepared, prepared.prepareMillis);
   } else {
@@ -88,7 +92,8 @@ export async function runAnalysisPipeline(
     heatmapPng,
     overlayPng,
     timings: {
-      decode: t1 - t0,
+      open,
+      decode: t1 - t0 - open,
       preprocess: analysis.timingsMs.preprocess,
       infer: analysis.timingsMs.inference,
       explain: analysis.timingsMs.explain,

@@ -1,23 +1,29 @@
 /**
- * The AI pre-read (SPEC M3–M6): a job per new scan, run by the worker. It reads the scan's bytes
- * (re-verifying their hash), decodes them in an isolated worker thread with hard limits, runs the
- * active model (services/ai-pipeline.ts), stores the grey Grad-CAM map and its colour overlay as
- * encrypted blobs, and records the result through `recordAiResult`, the single entry point that
- * writes a new analysis version, moves the scan to AI_ANALYZED and sets its priority.
+ * The AI pre-read (SPEC M3–M6): a job per new scan, run by the worker. It reads the scan's stored
+ * envelope and, in an isolated worker thread with hard limits, decrypts it, re-verifies its hash,
+ * decodes it and runs the model's preprocessing; then it runs the active model
+ * (services/ai-pipeline.ts), stores the grey Grad-CAM map and its colour overlay as encrypted
+ * blobs, and records the result through `recordAiResults`, which writes a new analysis version,
+ * moves the scan to AI_ANALYZED and sets its priority.
+ *
+ * Jobs come in batches (up to AI_BATCH_SIZE when the queue is full): the scans are read in one
+ * statement and the results recorded in one transaction, while the images go through the decode
+ * threads and the model one by one. Each job still succeeds or fails on its own.
  *
  * The same job with `rerun: true` is a doctor's request to analyse a scan again (for example
  * after a model change): a new version, the scan's status and waiting time left as they are.
  */
-import { ImagingError, type DecodePool } from '@scanflow/imaging';
+import { ImagingError, NotOpenedError, type DecodePool } from '@scanflow/imaging';
 import type { InferenceEngine } from '@scanflow/inference';
 import type { AppContext } from '../context.ts';
 import { withScope } from '../db/scope.ts';
-import { PermanentJobError, type JobHandler } from '../jobs/worker.ts';
-import { findScan } from '../repositories/scans.ts';
-import { IntegrityError } from '../storage/blob-store.ts';
+import { PermanentJobError, type BatchJobHandler } from '../jobs/worker.ts';
+import type { Job } from '../jobs/queue.ts';
+import { findScans, type ScanRow } from '../repositories/scans.ts';
+import { IntegrityError, OPEN_VERIFIED, openVerified, type BlobOpening } from '../storage/blob-store.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { runAnalysisPipeline } from './ai-pipeline.ts';
-import { flagIntegrityFailure, recordAiResult } from './scan-service.ts';
+import { flagIntegrityFailure, recordAiResults, type AiRecord } from './scan-service.ts';
 
 /** What an AI job's payload carries: identifiers only. */
 export interface AiJobPayload {
@@ -27,98 +33,172 @@ export interface AiJobPayload {
   requestedBy?: string;
 }
 
-export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, decoder: DecodePool): JobHandler {
-  return async (job) => {
-    const payload = job.payload as Partial<AiJobPayload>;
-    const scanId = String(payload.scanId);
-    const rerun = payload.rerun === true;
-    const system = { orgId: job.orgId, userId: null, dbRole: 'system' as const };
-    const row = await withScope(ctx.db, system, (tx) => findScan(tx, scanId));
-    if (!row) throw new PermanentJobError('the scan no longer exists');
-    // Analysed already (a retried or duplicated pre-read job); a re-run applies to any status.
-    if (row.status !== 'PENDING_AI' && !rerun) return;
+/**
+ * Jobs taken at once. Enough that a full queue costs a few statements per batch rather than per
+ * scan; few enough that a batch's results, recorded together, are not held back long.
+ */
+export const AI_BATCH_SIZE = 8;
 
-    const started = performance.now();
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.blobs.get(row.blob_sha256);
-    } catch (error) {
-      if (!(error instanceof IntegrityError)) throw error;
-      await flagIntegrityFailure(ctx, row, error.message);
-      throw new PermanentJobError('the stored image failed its integrity check');
-    }
-    const read = performance.now() - started;
-
-    let result;
-    try {
-      const limits = { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension };
-      result = await runAnalysisPipeline(
-        bytes,
-        engine.preparation
-          ? // The bytes were read for this job alone: moved to the worker, not copied.
-            { decodePrepared: (b, preparation) => decoder.decodePrepared(b, limits, preparation, { giveBytes: true }) }
-          : (b) => decoder.decode(b, limits),
-        engine,
+export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, decoder: DecodePool): BatchJobHandler {
+  return {
+    batchSize: AI_BATCH_SIZE,
+    async handleBatch(jobs) {
+      const rows = await scansOf(ctx, jobs);
+      // Analysed concurrently: the decode pool and the model queue them; the main thread waits.
+      const analysed = await Promise.allSettled(
+        jobs.map((job) => analyse(ctx, engine, decoder, job, rows.get(scanIdOf(job)))),
       );
-    } catch (error) {
-      if (!(error instanceof ImagingError)) throw error;
-      await withScope(ctx.db, system, (tx) =>
-        AuditLog.recordIn(tx, {
-          orgId: job.orgId,
-          actorUserId: null,
-          actorRole: 'system',
-          action: 'scan.ai_failed',
-          resourceType: 'scan',
-          resourceId: scanId,
-          outcome: 'failure',
-          reason: error.message,
-        }),
-      );
-      throw new PermanentJobError(`the image could not be decoded: ${error.message}`);
-    }
-
-    const { analysis, heatmapPng, overlayPng, timings } = result;
-    const t0 = performance.now();
-    const [heatmap, overlay] = await Promise.all([
-      heatmapPng ? ctx.blobs.put(heatmapPng) : null,
-      overlayPng ? ctx.blobs.put(overlayPng) : null,
-    ]);
-    const store = performance.now() - t0;
-    const explained = analysis.heatmap && heatmap && overlay ? analysis.heatmap : null;
-    await recordAiResult(
-      ctx,
-      { orgId: job.orgId, scanId },
-      {
-        model: analysis.model,
-        labels: analysis.labels.map(({ id, display, probability, threshold, positive }) => ({
-          id,
-          display,
-          probability,
-          threshold,
-          positive,
-        })),
-        topFinding: analysis.topFinding
-          ? {
-              id: analysis.topFinding.id,
-              display: analysis.topFinding.display,
-              probability: analysis.topFinding.probability,
-            }
-          : null,
-        confidence: analysis.confidence,
-        uncertain: analysis.uncertain,
-        priorityScore: analysis.priorityScore,
-        priority: analysis.priority,
-        disclaimer: analysis.disclaimer,
-        heatmap: explained && overlay ? { label: explained.label, sha256: overlay.sha256 } : null,
-      },
-      {
-        embedding: analysis.embedding,
-        heatmap: explained && heatmap ? { sha256: heatmap.sha256, method: explained.method } : null,
-        thresholds: analysis.thresholds,
-        timings: { read, ...timings, store },
-      },
-      { rerun, requestedBy: payload.requestedBy ?? null },
-    );
-    ctx.signals.emit('scan-analysed', { orgId: job.orgId, scanId, priority: analysis.priority });
+      const outcomes: PromiseSettledResult<unknown>[] = [...analysed];
+      // Record what was analysed, one transaction per organisation.
+      const byOrg = new Map<string, { index: number; record: AiRecord }[]>();
+      for (const [index, outcome] of analysed.entries()) {
+        if (outcome.status !== 'fulfilled' || outcome.value === null) continue;
+        const orgId = jobs[index]!.orgId;
+        byOrg.set(orgId, [...(byOrg.get(orgId) ?? []), { index, record: outcome.value }]);
+      }
+      for (const [orgId, entries] of byOrg) {
+        const recorded = await recordAiResults(
+          ctx,
+          orgId,
+          entries.map((e) => e.record),
+        );
+        for (const [k, { index, record }] of entries.entries()) {
+          outcomes[index] = recorded[k]!;
+          if (recorded[k]!.status === 'fulfilled') {
+            ctx.signals.emit('scan-analysed', { orgId, scanId: record.scanId, priority: record.result.priority });
+          }
+        }
+      }
+      return outcomes;
+    },
   };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const scanIdOf = (job: Job): string => String((job.payload as Partial<AiJobPayload>).scanId);
+
+/** The batch's scans, read as the system of each job's organisation: one statement per organisation. */
+async function scansOf(ctx: AppContext, jobs: readonly Job[]): Promise<Map<string, ScanRow>> {
+  const rows = new Map<string, ScanRow>();
+  for (const orgId of new Set(jobs.map((j) => j.orgId))) {
+    // A malformed id would fail the whole statement; it is simply not found (a permanent failure).
+    const ids = jobs
+      .filter((j) => j.orgId === orgId)
+      .map(scanIdOf)
+      .filter((id) => UUID.test(id));
+    const found = await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) => findScans(tx, ids));
+    for (const row of found) rows.set(row.id, row);
+  }
+  return rows;
+}
+
+/** One job's analysis, ready to record; null when there is nothing to do (analysed already). */
+async function analyse(
+  ctx: AppContext,
+  engine: InferenceEngine,
+  decoder: DecodePool,
+  job: Job,
+  row: ScanRow | undefined,
+): Promise<AiRecord | null> {
+  const payload = job.payload as Partial<AiJobPayload>;
+  const scanId = scanIdOf(job);
+  const rerun = payload.rerun === true;
+  if (!row) throw new PermanentJobError('the scan no longer exists');
+  // Analysed already (a retried or duplicated pre-read job); a re-run applies to any status.
+  if (row.status !== 'PENDING_AI' && !rerun) return null;
+
+  const started = performance.now();
+  let sealed: { envelope: Buffer; opening: BlobOpening };
+  try {
+    sealed = await ctx.blobs.getSealed(row.blob_sha256);
+  } catch (error) {
+    if (!(error instanceof IntegrityError)) throw error;
+    return integrityFailure(ctx, row, error.message);
+  }
+  const fetched = performance.now() - started;
+
+  let result;
+  try {
+    const limits = { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension };
+    // Opened (decrypted, hash re-checked) in the decode thread; the envelope was read for this job
+    // alone, so it is moved there, not copied.
+    const open = { ...OPEN_VERIFIED, options: sealed.opening };
+    result = await runAnalysisPipeline(
+      sealed.envelope,
+      engine.preparation
+        ? {
+            decodePrepared: (b, preparation) =>
+              decoder.decodePrepared(b, limits, preparation, { giveBytes: true, open }),
+          }
+        : (b) => decoder.decode(openVerified(b, sealed.opening), limits),
+      engine,
+    );
+  } catch (error) {
+    if (error instanceof NotOpenedError || error instanceof IntegrityError) {
+      return integrityFailure(ctx, row, error.message);
+    }
+    if (!(error instanceof ImagingError)) throw error;
+    await withScope(ctx.db, { orgId: job.orgId, userId: null, dbRole: 'system' }, (tx) =>
+      AuditLog.recordIn(tx, {
+        orgId: job.orgId,
+        actorUserId: null,
+        actorRole: 'system',
+        action: 'scan.ai_failed',
+        resourceType: 'scan',
+        resourceId: scanId,
+        outcome: 'failure',
+        reason: error.message,
+      }),
+    );
+    throw new PermanentJobError(`the image could not be decoded: ${error.message}`);
+  }
+
+  const { analysis, heatmapPng, overlayPng, timings } = result;
+  const t0 = performance.now();
+  const [heatmap, overlay] = await Promise.all([
+    heatmapPng ? ctx.blobs.put(heatmapPng) : null,
+    overlayPng ? ctx.blobs.put(overlayPng) : null,
+  ]);
+  const store = performance.now() - t0;
+  const explained = analysis.heatmap && heatmap && overlay ? analysis.heatmap : null;
+  const { open, ...stages } = timings;
+  return {
+    scanId,
+    result: {
+      model: analysis.model,
+      labels: analysis.labels.map(({ id, display, probability, threshold, positive }) => ({
+        id,
+        display,
+        probability,
+        threshold,
+        positive,
+      })),
+      topFinding: analysis.topFinding
+        ? {
+            id: analysis.topFinding.id,
+            display: analysis.topFinding.display,
+            probability: analysis.topFinding.probability,
+          }
+        : null,
+      confidence: analysis.confidence,
+      uncertain: analysis.uncertain,
+      priorityScore: analysis.priorityScore,
+      priority: analysis.priority,
+      disclaimer: analysis.disclaimer,
+      heatmap: explained && overlay ? { label: explained.label, sha256: overlay.sha256 } : null,
+    },
+    artefacts: {
+      embedding: analysis.embedding,
+      heatmap: explained && heatmap ? { sha256: heatmap.sha256, method: explained.method } : null,
+      thresholds: analysis.thresholds,
+      // `read`: fetching the envelope plus decrypting and verifying it (in the decode thread).
+      timings: { read: fetched + open, ...stages, store },
+    },
+    options: { rerun, requestedBy: payload.requestedBy ?? null },
+  };
+}
+
+async function integrityFailure(ctx: AppContext, row: ScanRow, reason: string): Promise<never> {
+  await flagIntegrityFailure(ctx, row, reason);
+  throw new PermanentJobError('the stored image failed its integrity check');
 }

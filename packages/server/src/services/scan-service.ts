@@ -18,7 +18,7 @@ import {
   type TransitionInput,
 } from '@scanflow/domain';
 import type { AppContext } from '../context.ts';
-import type { Queryable } from '../db/database.ts';
+import type { Queryable, Transaction } from '../db/database.ts';
 import { withScope } from '../db/scope.ts';
 import { enforce, scopeOf } from './access.ts';
 import { IntegrityError } from '../storage/blob-store.ts';
@@ -28,7 +28,9 @@ import type { AuthenticatedSession } from './auth-service.ts';
 import {
   countScans,
   findScan,
+  findScans,
   insertScanEvent,
+  insertScanEvents,
   listIntegrityReview,
   listScans,
   scanTimeline,
@@ -42,7 +44,7 @@ import {
 } from '../repositories/scans.ts';
 import { enqueueJob } from '../jobs/queue.ts';
 import { REPORT_GENERATE_JOB } from './report-issuer.ts';
-import { insertAnalysis, type AnalysisTimings } from '../repositories/analyses.ts';
+import { insertAnalyses, type AnalysisTimings } from '../repositories/analyses.ts';
 import { LruCache } from './lru-cache.ts';
 import { AI_PREREAD_JOB, ingestInstances, type PatientChoice, type UploadedFile } from './ingest.ts';
 
@@ -456,8 +458,74 @@ export async function recordAiResult(
   target: { orgId: string; scanId: string },
   result: AiResult,
   artefacts: AiArtefacts = {},
-  options: { rerun?: boolean; requestedBy?: string | null } = {},
+  options: AiRecordOptions = {},
 ): Promise<{ analysisVersion: number }> {
+  const [outcome] = await recordAiResults(ctx, target.orgId, [{ scanId: target.scanId, result, artefacts, options }]);
+  if (outcome!.status === 'rejected') throw outcome!.reason;
+  return outcome!.value;
+}
+
+export interface AiRecordOptions {
+  rerun?: boolean;
+  requestedBy?: string | null;
+}
+
+export interface AiRecord {
+  scanId: string;
+  result: AiResult;
+  artefacts?: AiArtefacts;
+  options?: AiRecordOptions;
+}
+
+/**
+ * `recordAiResult` for several scans of one organisation in one transaction (the pre-read worker
+ * with a full queue: one commit instead of one per scan). Settles each record on its own: when the
+ * shared transaction fails, each record is retried alone, so one bad record fails only itself.
+ */
+export async function recordAiResults(
+  ctx: AppContext,
+  orgId: string,
+  records: readonly AiRecord[],
+): Promise<PromiseSettledResult<{ analysisVersion: number }>[]> {
+  const scope = { orgId, userId: null, dbRole: 'system' as const };
+  const valid = records.map((r) => {
+    try {
+      return { ok: true as const, confidence: validatedConfidence(r.result) };
+    } catch (error) {
+      return { ok: false as const, error };
+    }
+  });
+  const settle = (versions: (number | Error | unknown)[]): PromiseSettledResult<{ analysisVersion: number }>[] =>
+    versions.map((v) =>
+      typeof v === 'number'
+        ? { status: 'fulfilled', value: { analysisVersion: v } }
+        : { status: 'rejected', reason: v },
+    );
+  const recordable = records.flatMap((r, i) => {
+    const check = valid[i]!;
+    return check.ok ? [{ index: i, record: r, confidence: check.confidence }] : [];
+  });
+  const outcomes: unknown[] = valid.map((v) => (v.ok ? undefined : v.error));
+  try {
+    const versions = await withScope(ctx.db, scope, (tx) => recordAiResultsIn(tx, orgId, recordable));
+    for (const [k, { index }] of recordable.entries()) outcomes[index] = versions[k];
+  } catch (error) {
+    if (recordable.length <= 1) {
+      for (const { index } of recordable) outcomes[index] = error;
+    } else {
+      for (const { index, record, confidence } of recordable) {
+        outcomes[index] = await withScope(ctx.db, scope, (tx) =>
+          recordAiResultsIn(tx, orgId, [{ record, confidence }]).then(([v]) => v),
+        ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      }
+    }
+  }
+  if (outcomes.some((o) => typeof o === 'number')) ctx.signals.emit('scans-changed');
+  return settle(outcomes);
+}
+
+/** The result's probabilities and score are in range; returns its confidence (postprocess's rule when unsaid). */
+function validatedConfidence(result: AiResult): number {
   for (const label of result.labels) {
     if (!(label.probability >= 0 && label.probability <= 1)) {
       throw new AppError('validation_failed', `Probability for ${label.id} must be between 0 and 1`);
@@ -468,16 +536,40 @@ export async function recordAiResult(
   }
   // The rule of @scanflow/inference's postprocess, for callers that did not say.
   const highest = Math.max(0, ...result.labels.map((l) => l.probability));
-  const confidence = result.confidence ?? (result.topFinding ? result.topFinding.probability : 1 - highest);
-  const version = await withScope(ctx.db, { orgId: target.orgId, userId: null, dbRole: 'system' }, async (tx) => {
-    const row = await findScan(tx, target.scanId);
+  return result.confidence ?? (result.topFinding ? result.topFinding.probability : 1 - highest);
+}
+
+/**
+ * The records' writes inside the caller's scoped transaction, a statement per table for all of
+ * them; returns each record's new analysis version. Any failure (a scan gone, a transition not
+ * allowed, a scan changed meanwhile) throws, and the caller's transaction rolls back as a whole.
+ */
+async function recordAiResultsIn(
+  tx: Transaction,
+  orgId: string,
+  items: readonly { record: AiRecord; confidence: number }[],
+): Promise<number[]> {
+  const rows = new Map(
+    (
+      await findScans(
+        tx,
+        items.map((i) => i.record.scanId),
+      )
+    ).map((r) => [r.id, r]),
+  );
+  const planned = items.map(({ record, confidence }) => {
+    const row = rows.get(record.scanId);
     if (!row) throw notFound('Scan');
-    const rerun = options.rerun === true && row.status !== 'PENDING_AI';
+    const rerun = record.options?.rerun === true && row.status !== 'PENDING_AI';
     const plan = rerun
       ? { action: 'ai_rerun', from: row.status, to: row.status }
       : planTransition(row.status, 'system', { action: 'record_ai' });
-    const analysis = await insertAnalysis(tx, {
-      orgId: target.orgId,
+    return { ...record, artefacts: record.artefacts ?? {}, confidence, row, plan };
+  });
+  const analyses = await insertAnalyses(
+    tx,
+    planned.map(({ result, artefacts, options, confidence, row }) => ({
+      orgId,
       scanId: row.id,
       model: result.model,
       labels: result.labels,
@@ -504,30 +596,42 @@ export async function recordAiResult(
           : null,
       embedding: artefacts.embedding ?? null,
       timings: artefacts.timings ?? null,
-      requestedBy: options.requestedBy ?? null,
-    });
-    const updated = await tx.query(
-      `UPDATE scans SET status = $3, version = version + 1, updated_at = now(),
-              status_since = CASE WHEN status = $3 THEN status_since ELSE now() END,
-              ai_result = $4, ai_recorded_at = now(), priority = $5, priority_rank = $6, priority_score = $7,
-              embedding = $8, heatmap_sha256 = $9, analysis_id = $10
-        WHERE id = $1 AND version = $2`,
-      [
-        row.id,
-        row.version,
-        plan.to,
-        { ...result, confidence, analysisVersion: analysis.version },
-        result.priority,
-        result.priority === 'HIGH' ? 0 : 1,
-        result.priorityScore,
-        artefacts.embedding ?? null,
-        result.heatmap?.sha256 ?? null,
-        analysis.id,
-      ],
-    );
-    if (updated.rowCount !== 1) throw new AppError('stale_version', 'The scan changed while its result was recorded');
-    await insertScanEvent(tx, {
-      orgId: target.orgId,
+      requestedBy: options?.requestedBy ?? null,
+    })),
+  );
+  const updated = await tx.query(
+    `UPDATE scans s SET status = u.status, version = s.version + 1, updated_at = now(),
+            status_since = CASE WHEN s.status = u.status THEN s.status_since ELSE now() END,
+            ai_result = u.ai_result, ai_recorded_at = now(), priority = u.priority, priority_rank = u.priority_rank,
+            priority_score = u.priority_score, embedding = u.embedding, heatmap_sha256 = u.heatmap_sha256,
+            analysis_id = u.analysis_id
+       FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, version integer, status text, ai_result jsonb, priority text,
+            priority_rank integer, priority_score real, embedding real[], heatmap_sha256 text, analysis_id uuid)
+      WHERE s.id = u.id AND s.version = u.version`,
+    [
+      JSON.stringify(
+        planned.map(({ result, artefacts, confidence, row, plan }, i) => ({
+          id: row.id,
+          version: row.version,
+          status: plan.to,
+          ai_result: { ...result, confidence, analysisVersion: analyses[i]!.version },
+          priority: result.priority,
+          priority_rank: result.priority === 'HIGH' ? 0 : 1,
+          priority_score: result.priorityScore,
+          embedding: artefacts.embedding ?? null,
+          heatmap_sha256: result.heatmap?.sha256 ?? null,
+          analysis_id: analyses[i]!.id,
+        })),
+      ),
+    ],
+  );
+  if (updated.rowCount !== planned.length) {
+    throw new AppError('stale_version', 'The scan changed while its result was recorded');
+  }
+  await insertScanEvents(
+    tx,
+    planned.map(({ row, plan }) => ({
+      orgId,
       scanId: row.id,
       action: plan.action,
       from: plan.from,
@@ -535,9 +639,12 @@ export async function recordAiResult(
       actorUserId: null,
       actorRole: 'system',
       notesEnc: null,
-    });
-    await AuditLog.recordIn(tx, {
-      orgId: target.orgId,
+    })),
+  );
+  await AuditLog.recordManyIn(
+    tx,
+    planned.map(({ result, options, row }, i) => ({
+      orgId,
       actorUserId: null,
       actorRole: 'system',
       action: 'scan.ai_result',
@@ -547,14 +654,12 @@ export async function recordAiResult(
       details: {
         model: result.model.name,
         modelVersion: result.model.version,
-        analysisVersion: analysis.version,
-        requestedBy: options.requestedBy ?? null,
+        analysisVersion: analyses[i]!.version,
+        requestedBy: options?.requestedBy ?? null,
       },
-    });
-    return analysis.version;
-  });
-  ctx.signals.emit('scans-changed');
-  return { analysisVersion: version };
+    })),
+  );
+  return analyses.map((a) => a.version);
 }
 
 /** Marks a scan whose stored bytes no longer match their hash (SPEC L3) and audits it. */

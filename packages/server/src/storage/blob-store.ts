@@ -58,6 +58,31 @@ export class LocalDirectoryStore implements RawBlobStore {
   }
 }
 
+export interface BlobOpening {
+  kek: Uint8Array;
+  sha256: string;
+}
+
+/** Decrypts an envelope and re-checks its SHA-256; IntegrityError on any mismatch. Pure: runs in any thread. */
+export function openVerified(envelope: Uint8Array, { kek, sha256 }: BlobOpening): Buffer {
+  let plaintext: Buffer;
+  try {
+    plaintext = open(
+      Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength),
+      Buffer.from(kek),
+      Buffer.from(sha256, 'hex'),
+    );
+  } catch (error) {
+    if (error instanceof EnvelopeError) throw new IntegrityError(sha256, error.message);
+    throw error;
+  }
+  if (sha256Hex(plaintext) !== sha256) throw new IntegrityError(sha256, 'the SHA-256 does not match');
+  return plaintext;
+}
+
+/** `openVerified` by module URL, for a worker thread (its options: a BlobOpening). */
+export const OPEN_VERIFIED = { module: import.meta.url, name: 'openVerified' } as const;
+
 export class IntegrityError extends Error {
   constructor(
     readonly sha256: string,
@@ -85,17 +110,20 @@ export class EncryptedBlobStore {
 
   /** Reads, decrypts and re-checks the SHA-256; throws IntegrityError on any mismatch. */
   async get(sha256: string): Promise<Buffer> {
+    const { envelope, opening } = await this.getSealed(sha256);
+    return openVerified(envelope, opening);
+  }
+
+  /**
+   * The stored envelope, still sealed, and what `openVerified` needs to open it: for reading a
+   * large blob where its bytes are used (the AI worker thread), so that decrypting and hashing
+   * 8 MB do not occupy this thread. The opening holds the blob key-encryption key: keep it in
+   * this process.
+   */
+  async getSealed(sha256: string): Promise<{ envelope: Buffer; opening: BlobOpening }> {
     const envelope = await this.raw.get(sha256);
     if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
-    let plaintext: Buffer;
-    try {
-      plaintext = open(envelope, this.keys.blobKek, Buffer.from(sha256, 'hex'));
-    } catch (error) {
-      if (error instanceof EnvelopeError) throw new IntegrityError(sha256, error.message);
-      throw error;
-    }
-    if (sha256Hex(plaintext) !== sha256) throw new IntegrityError(sha256, 'the SHA-256 does not match');
-    return plaintext;
+    return { envelope, opening: { kek: this.keys.blobKek, sha256 } };
   }
 
   /** Removes a blob this request created and no record refers to (a failed upload). */
