@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { areaResize, percentileGrid, percentileOf, placeRegion, preprocess } from './preprocess.ts';
+import type { DecodedImage } from '@scanflow/imaging';
 import { decodedImage, validManifest } from './testing.ts';
 
 interface FixtureCase {
@@ -160,33 +161,37 @@ describe('integer fast paths agree with the per-pixel path', () => {
   const manifest = validManifest(); // 32×32 input
   const worstDiff = (a: Float32Array, b: Float32Array) => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
 
-  it('block sums over 16-bit and 8-bit words, and unaligned arrays', () => {
+  it('WebAssembly block sums, 32-bit word loops, the general block loop and bin tables', () => {
+    const variants: [string, Partial<Parameters<typeof decodedImage>[0]>][] = [
+      ['percentiles', {}],
+      ['MONOCHROME1', { monochrome1: true }],
+      ['a window inside the pixel range', { window: { center: 2000, width: 3000 } }],
+      // Below 0: not a clamp the kernel can do, so the word loops run.
+      ['a window reaching below 0', { window: { center: 100, width: 5000 } }],
+    ];
     for (const [width, height] of [
-      [256, 128], // 8×4 blocks: word loops
+      [256, 128], // 8×4 blocks: WebAssembly, or 32-bit words
       [96, 64], // 3×2 blocks: the general block loop
       [100, 70], // not a multiple: the bin tables
     ] as const) {
       const n = width * height;
       const values = Array.from({ length: n }, (_, i) => ((i % width) * 13 + Math.floor(i / width) * 7) % 4096);
-      const reference = preprocess(
-        { ...decodedImage({ width, height, pixels: new Uint16Array(n) }), pixels: Float32Array.from(values) },
-        manifest,
-      );
-      const u16 = preprocess(decodedImage({ width, height, pixels: Uint16Array.from(values) }), manifest);
-      expect(u16.intensity).toEqual(reference.intensity);
-      expect(worstDiff(u16.data, reference.data)).toBeLessThan(1e-6);
-      // A view 2 bytes into its buffer cannot be read as 32-bit words.
-      const shifted = new Uint16Array(n + 1).subarray(1);
-      shifted.set(values);
-      const unaligned = preprocess(decodedImage({ width, height, pixels: shifted }), manifest);
-      expect(worstDiff(unaligned.data, reference.data)).toBeLessThan(1e-6);
       const bytes = values.map((v) => v & 255);
-      const u8 = preprocess(decodedImage({ width, height, pixels: Uint8Array.from(bytes) }), manifest);
-      const u8Reference = preprocess(
-        { ...decodedImage({ width, height, pixels: new Uint8Array(n) }), pixels: Float32Array.from(bytes) },
-        manifest,
-      );
-      expect(worstDiff(u8.data, u8Reference.data)).toBeLessThan(1e-6);
+      for (const [name, options] of variants) {
+        const image = (pixels: DecodedImage['pixels']) => decodedImage({ width, height, pixels, ...options });
+        const check = (pixels: DecodedImage['pixels'], reference: number[]) => {
+          const got = preprocess(image(pixels), manifest);
+          const want = preprocess(image(Float32Array.from(reference)), manifest);
+          expect(got.intensity, `${name} ${width}×${height}`).toEqual(want.intensity);
+          expect(worstDiff(got.data, want.data), `${name} ${width}×${height}`).toBeLessThan(1e-6);
+        };
+        check(Uint16Array.from(values), values);
+        // A view 2 bytes into its buffer cannot be read as 32-bit words.
+        const shifted = new Uint16Array(n + 1).subarray(1);
+        shifted.set(values);
+        check(shifted, values);
+        check(Uint8Array.from(bytes), bytes);
+      }
     }
   });
 

@@ -13,9 +13,13 @@
  * 3. Resize to [H, W] by area averaging with torch's adaptive_avg_pool2d bins (start floor(i·n/m),
  *    end ceil((i+1)·n/m)), which is exact area averaging for integer factors and what the
  *    reference does otherwise. Letterbox (when asked and the aspect differs) pads with 0.
+ *    Steps 2 and 3 are one pass over the pixels: for unsigned 8/16-bit greyscale reduced by an
+ *    integer factor (2048² → 128², 1024² → 128²) a WebAssembly SIMD kernel sums clamped values
+ *    (clamped-block-sums.ts); otherwise a table per value, or the formula per pixel.
  * 4. (x - mean) / std, as float32 [1, C, H, W]; C = 3 repeats the grey channel.
  */
 import type { DecodedImage, PixelArray } from '@scanflow/imaging';
+import { clampedBlockSums } from './clamped-block-sums.ts';
 import type { ModelManifest } from './manifest.ts';
 
 /** Where the image sits inside the model input (all of it for stretch; centred for letterbox). */
@@ -100,7 +104,8 @@ function prepare(
   const [H, W] = pre.size;
   const region = placeRegion(width, height, H, W, pre.resize);
   const pooled = range
-    ? lutAreaResize(image, range, region.height, region.width, intensityTable(range, sign, low, scale))
+    ? (clampedAreaMeans(image, region.height, region.width, sign, low, high, scale) ??
+      lutAreaResize(image, range, region.height, region.width, intensityTable(range, sign, low, scale)))
     : areaResizeRows(width, height, region.height, region.width, computedRowBinner(image, sign, low, scale));
   // A value outside the table read as undefined and made its output pixel NaN.
   if (!pooled) return undefined;
@@ -318,6 +323,43 @@ function gridHistogram(
   return counts;
 }
 
+/**
+ * Area means for integer reduction factors of unsigned 8/16-bit greyscale from the WebAssembly
+ * kernel's clamped block sums: clip((sign·v - low)·scale, 0, 1) = (sign·c - low)·scale with
+ * c = clamp(v, a, b), [a, b] the interval sign·v ∈ [low, high] gives. Exact integer sums; the
+ * result differs from the table path by rounding alone. Undefined when the kernel does not apply
+ * (then the table path runs), including a window narrower than the 1e-12 floor of the scale,
+ * where clipping is no longer clamping.
+ */
+function clampedAreaMeans(
+  image: DecodedImage,
+  outH: number,
+  outW: number,
+  sign: number,
+  low: number,
+  high: number,
+  scale: number,
+): Float64Array | undefined {
+  const p = image.pixels;
+  const { width, height } = image;
+  if (!(p instanceof Uint16Array || p instanceof Uint8Array) || image.samplesPerPixel !== 1) return undefined;
+  if (width % outW !== 0 || height % outH !== 0 || !(high - low >= 1e-12)) return undefined;
+  const fx = width / outW;
+  const fy = height / outH;
+  const [a, b] = sign > 0 ? [low, high] : [-high, -low];
+  const lo = Math.floor(a);
+  const hi = Math.ceil(b);
+  const sums = clampedBlockSums(p, width, height, fx, fy, lo, hi);
+  if (!sums) return undefined;
+  const area = fx * fy;
+  const out = new Float64Array(outH * outW);
+  for (let i = 0; i < out.length; i++) {
+    const clamped = sums[3 * i]! + sums[3 * i + 1]! * (a - lo) + sums[3 * i + 2]! * (b - hi);
+    out[i] = ((sign * clamped - area * low) * scale) / area;
+  }
+  return out;
+}
+
 /** clip((sign·v - low)·scale, 0, 1) for each integer v in `range`, at index v - min. */
 function intensityTable(range: [number, number], sign: number, low: number, scale: number): Float64Array {
   const [min, max] = range;
@@ -365,7 +407,8 @@ function lutAreaResize(
  * output row, in row order, then one division; nothing allocated per row and no row-sum buffer
  * (2048 × 128 doubles) written and read back. The hot loops read two 16-bit or four 8-bit pixels
  * per 32-bit word and keep two partial sums, so the additions do not form one long dependency
- * chain (a 2048² 12-bit frame: about 12 → 4 ms on a loaded 2-core machine).
+ * chain (a 2048² 12-bit frame: about 12 → 4 ms on a loaded 2-core machine). The WebAssembly kernel
+ * takes these sizes first; this is its fallback (no SIMD, or a window outside the pixel range).
  */
 function blockMeans(
   p: PixelArray,
