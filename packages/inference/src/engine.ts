@@ -13,8 +13,10 @@ import type { LabelResult, Priority } from './postprocess.ts';
 import { preprocess } from './preprocess.ts';
 import type { Preprocessed } from './preprocess.ts';
 import type { LoadedModel } from './registry.ts';
+import type { WorkerAnalysisOptions } from './in-worker.ts';
 
-const PREPROCESS_MODULE = new URL('./preprocess.ts', import.meta.url).href;
+// By URL rather than imported: in-worker.ts imports this module.
+const IN_WORKER_MODULE = new URL('./in-worker.ts', import.meta.url).href;
 
 export const DISCLAIMER = 'AI decision support only — not a diagnosis. A clinician must review this image.';
 
@@ -58,11 +60,12 @@ export interface InferenceEngine {
   readonly model: { name: string; version: string };
   analyse(image: DecodedImage): Promise<Analysis>;
   /**
-   * Engines that take a preprocessed input say how to prepare it (a module's function and its
-   * options), so a caller can run that where it decoded the image, e.g. in a worker thread, and
-   * pass the result to `analysePrepared`.
+   * Engines that can run the whole analysis where the image is decoded (a decode worker thread)
+   * say how: a module's function and its options, called there as fn(image, options) and
+   * returning a WorkerAnalysis (in-worker.ts).
    */
-  preparation?(): Preparation;
+  workerAnalysis?(options: { heatmapMaxSide: number }): Preparation;
+  /** Analysis of an input already preprocessed (for example, with other preprocessing settings). */
   analysePrepared?(pre: Preprocessed, preprocessMs: number): Promise<Analysis>;
 }
 
@@ -99,9 +102,14 @@ export class OnnxEngine implements InferenceEngine {
     return this.runPrepared(pre, performance.now() - t0);
   }
 
-  /** `preprocess(image, manifest)`, by module URL, for running it in another thread. */
-  preparation(): Preparation {
-    return { module: PREPROCESS_MODULE, name: 'preprocess', options: this.loaded.manifest };
+  /** `analyseInWorker` with this engine's model folder and settings (in-worker.ts). */
+  workerAnalysis({ heatmapMaxSide }: { heatmapMaxSide: number }): Preparation {
+    const options: WorkerAnalysisOptions = {
+      modelDir: this.loaded.dir,
+      heatmapMaxSide,
+      ...(this.options.explain ? { explain: this.options.explain } : {}),
+    };
+    return { module: IN_WORKER_MODULE, name: 'analyseInWorker', options };
   }
 
   private async runPrepared(pre: Preprocessed, preprocessMs: number): Promise<ModelOutputs> {

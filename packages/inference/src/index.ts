@@ -19,7 +19,7 @@ export {
   validateManifest,
 } from './manifest.ts';
 export type { LoadedModel, LoadOptions, ModelRegistry } from './registry.ts';
-export { loadModels, ModelLoadError } from './registry.ts';
+export { loadModelFolder, loadModels, ModelLoadError } from './registry.ts';
 export type { Signature, ValueInfo } from './signature.ts';
 export { checkSignature } from './signature.ts';
 export type { InputRegion, Preprocessed } from './preprocess.ts';
@@ -34,5 +34,8 @@ export type { OverlayOptions } from './heatmap-png.ts';
 export { blendHeatmap, inferno, overlayPixels, renderHeatmapGreyPng, renderHeatmapPng } from './heatmap-png.ts';
 export type { Analysis, AnalysisHeatmap, InferenceEngine, ModelOutputs, OnnxEngineOptions } from './engine.ts';
 export { DISCLAIMER, l2normalise, OnnxEngine } from './engine.ts';
+export type { WorkerAnalysis, WorkerAnalysisOptions } from './in-worker.ts';
+export type { HeatmapRenditions } from './heatmap-renditions.ts';
+export { renderHeatmapRenditions } from './heatmap-renditions.ts';
 export type { EvalReport, EvalSet, LabelScore } from './evaluation.ts';
 export { auroc, evaluateModel } from './evaluation.ts';

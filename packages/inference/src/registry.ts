@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseClassifier } from './gradcam.ts';
 import type { Classifier } from './gradcam.ts';
@@ -120,6 +120,15 @@ export async function loadModels(dir: string, options: LoadOptions = {}): Promis
       for (const m of models) await m.session.release();
     },
   };
+}
+
+/**
+ * One model folder, loaded alone with one intra-op thread (a decode worker thread that runs the
+ * whole analysis loads the server's active model this way: its own session, the same files).
+ */
+export function loadModelFolder(dir: string): Promise<LoadedModel> {
+  const root = resolve(dir);
+  return loadModel(root, basename(root), 1, () => undefined);
 }
 
 async function loadModel(

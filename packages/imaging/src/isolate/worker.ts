@@ -3,9 +3,9 @@
  * result (pixel buffer transferred, not copied) or the ImagingError's fields. With `workerData.job`
  * it does that one job; otherwise it serves jobs sent as messages, one at a time.
  *
- * A job may name a preparation: a function of the decoded image run here too (a model's
- * preprocessing), so that the full-resolution pixels never cross to the caller's thread; only its
- * result does, its typed arrays transferred. It may also name an opening: a function of the bytes
+ * A job may name a preparation: a function of the decoded image run here too, possibly
+ * asynchronous (a model's whole analysis), so that the full-resolution pixels never cross to the
+ * caller's thread; only its result does, its top-level typed arrays transferred. It may also name an opening: a function of the bytes
  * that turns what was read from storage into the file (decrypting and verifying it), run here
  * first, so that this work too stays off the caller's thread.
  */
@@ -74,7 +74,8 @@ async function run(job: Job): Promise<Reply> {
   const started = performance.now();
   try {
     const fn = await functionOf<(image: DecodedImage, options: unknown) => unknown>(job.prepare);
-    const value = fn(image, job.prepare.options);
+    // May be asynchronous (a model run).
+    const value: unknown = await fn(image, job.prepare.options);
     // The pixels stay here: the caller asked for what was prepared from them.
     return {
       ok: true,

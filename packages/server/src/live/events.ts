@@ -78,25 +78,30 @@ export async function pruneEvents(ctx: AppContext, retentionSeconds: number): Pr
 /** What a client receives for the event (the message, annotation or request as it now stands). */
 export async function describe(ctx: AppContext, row: LiveEventRow): Promise<LiveEvent> {
   const { scanId, status, patientUserId } = row.data;
-  const data = await withScope(ctx.db, { orgId: row.org_id, userId: null, dbRole: 'system' }, async (tx) => {
-    switch (row.kind) {
-      case 'scan.status':
-      case 'scan.urgent':
-        return {
+  // A status change carries all it says; only the collaboration events read what they name (and
+  // only they open a transaction: a full AI queue makes a status event per scan).
+  const data =
+    row.kind === 'scan.status' || row.kind === 'scan.urgent'
+      ? {
           scanId,
           status,
           previousStatus: row.data.previousStatus ?? null,
           version: row.data.version ?? null,
           priority: row.data.priority ?? null,
-        };
-      case 'discussion.message':
-        return { scanId, message: await findMessage(tx, ctx.cipher, row.data.messageId!) };
-      case 'annotation.changed':
-        return { scanId, annotation: await findAnnotation(tx, ctx.cipher, row.data.annotationId!) };
-      case 'second_opinion.changed':
-        return { scanId, request: await findSecondOpinion(tx, ctx.cipher, row.data.requestId!) };
-    }
-  });
+        }
+      : await withScope(ctx.db, { orgId: row.org_id, userId: null, dbRole: 'system' }, async (tx) => {
+          switch (row.kind) {
+            case 'discussion.message':
+              return { scanId, message: await findMessage(tx, ctx.cipher, row.data.messageId!) };
+            case 'annotation.changed':
+              return { scanId, annotation: await findAnnotation(tx, ctx.cipher, row.data.annotationId!) };
+            case 'second_opinion.changed':
+              return { scanId, request: await findSecondOpinion(tx, ctx.cipher, row.data.requestId!) };
+            case 'scan.status':
+            case 'scan.urgent':
+              throw new Error('unreachable: status events are described without the database');
+          }
+        });
   return {
     id: row.id,
     orgId: row.org_id,

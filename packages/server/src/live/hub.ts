@@ -125,6 +125,11 @@ export class LiveHub {
           for (;;) {
             const rows = await eventsAfter(this.ctx, this.position, PAGE);
             for (const row of rows) {
+              // Nobody here to tell: described later only if a resuming client asks (replay).
+              if (this.clients.size === 0) {
+                this.position = row.id;
+                continue;
+              }
               // One event that cannot be described must not stop the ones after it.
               const event = await this.describe(row).catch((error: unknown) => {
                 this.options.onError?.(error, `live event ${row.id} (${row.kind})`);

@@ -1,19 +1,16 @@
 /**
- * One image's analysis, as the pre-read worker and `scanflow analyze` both run it: decode (the
- * caller says how: in process for the CLI; in the server, in an isolated worker thread that also
- * runs the model's preprocessing, so the full-resolution pixels never reach the main thread), the model
- * through its `InferenceEngine` (preprocess, ONNX Runtime, postprocess, Grad-CAM), and the heatmap
- * rendered twice — the grey map (the data) and the colour overlay (for the viewer) — each timed.
+ * One image's analysis, as the pre-read worker and `scanflow analyze` both run it: decode, the
+ * model through its `InferenceEngine` (preprocess, ONNX Runtime, postprocess, Grad-CAM), and the
+ * heatmap rendered twice — the grey map (the data) and the colour overlay (for the viewer) — each
+ * stage timed. Two ways, one result:
+ *
+ * - in a decode worker thread (the server): the pool decodes and the engine's `workerAnalysis`
+ *   runs there too, so the pixels, the model and the PNG encoding all stay off the main thread,
+ *   which PGlite shares with every request;
+ * - in process (the CLI, and engines that cannot run in a worker): decode, then `engine.analyse`.
  */
 import type { DecodedImage, Preparation } from '@scanflow/imaging';
-import {
-  heatmapToImage,
-  renderHeatmapGreyPng,
-  renderHeatmapPng,
-  type Analysis,
-  type InferenceEngine,
-  type Preprocessed,
-} from '@scanflow/inference';
+import { renderHeatmapRenditions, type Analysis, type InferenceEngine, type WorkerAnalysis } from '@scanflow/inference';
 
 // Heatmaps are stored at most this large on their longest side. The Grad-CAM grid is 16×16, so
 // 128 px is 8 px per cell, bilinear already; the viewer scales the overlay to the image with
@@ -39,12 +36,12 @@ export interface PipelineResult {
   timings: PipelineTimings;
 }
 
-/** Decodes and runs a preparation (the engine's preprocessing) where it decodes: a DecodePool. */
+/** Decodes and runs a preparation on the image where it decodes (a DecodePool). */
 export interface PreparingDecoder {
   decodePrepared(
     bytes: Uint8Array,
     preparation: Preparation,
-  ): Promise<{ image: DecodedImage; prepared: Preprocessed; prepareMillis: number; openMillis?: number }>;
+  ): Promise<{ image: DecodedImage; prepared: WorkerAnalysis; prepareMillis: number; openMillis?: number }>;
 }
 
 export async function runAnalysisPipeline(
@@ -53,51 +50,48 @@ export async function runAnalysisPipeline(
   engine: InferenceEngine,
 ): Promise<PipelineResult> {
   const t0 = performance.now();
-  let image: DecodedImage;
-  let analysis: Analysis;
-  let t1: number;
-  let open = 0;
-  const preparation = engine.preparation?.();
-  if (typeof decode !== 'function' && preparation && engine.analysePrepared) {
-    const prepared = await decode.decodePrepared(bytes, preparation);
-    image = prepared.image;
-    open = prepared.openMillis ?? 0;
-    t1 = performance.now() - prepared.prepareMillis;
-    analysis = await engine.analysePrepared(prepared.prepared, prepared.prepareMillis);
-  } else {
-    if (typeof decode !== 'function') throw new Error('This engine cannot take a prepared input.');
-    image = await decode(bytes);
-    t1 = performance.now();
-    analysis = await engine.analyse(image);
-  }
-  const t2 = performance.now();
-  let heatmapPng: Uint8Array | null = null;
-  let overlayPng: Uint8Array | null = null;
-  if (analysis.heatmap) {
-    const scale = Math.min(1, HEATMAP_MAX_SIDE / Math.max(image.width, image.height));
-    const size = {
-      width: Math.max(1, Math.round(image.width * scale)),
-      height: Math.max(1, Math.round(image.height * scale)),
+  if (typeof decode !== 'function') {
+    if (!engine.workerAnalysis) throw new Error('This engine cannot run its analysis in a decode worker.');
+    const {
+      image,
+      prepared,
+      prepareMillis,
+      openMillis = 0,
+    } = await decode.decodePrepared(bytes, engine.workerAnalysis({ heatmapMaxSide: HEATMAP_MAX_SIDE }));
+    const { analysis, heatmapPng, overlayPng, encodeMs } = prepared;
+    return {
+      image: { width: image.width, height: image.height, format: image.format },
+      analysis,
+      heatmapPng,
+      overlayPng,
+      timings: {
+        open: openMillis,
+        // The rest of the round trip: decoding, plus waiting for a free decode thread.
+        decode: performance.now() - t0 - prepareMillis - openMillis,
+        preprocess: analysis.timingsMs.preprocess,
+        infer: analysis.timingsMs.inference,
+        explain: analysis.timingsMs.explain,
+        encode: encodeMs,
+      },
     };
-    // Resampled once for both renderings; sharp encodes on libuv's thread pool: the two encodes overlap.
-    const sized = heatmapToImage(analysis.heatmap, size.width, size.height);
-    const [grey, overlay] = await Promise.all([renderHeatmapGreyPng(sized), renderHeatmapPng(sized)]);
-    heatmapPng = grey.png;
-    overlayPng = overlay.png;
   }
-  const t3 = performance.now();
+  const image = await decode(bytes);
+  const t1 = performance.now();
+  const analysis = await engine.analyse(image);
+  const t2 = performance.now();
+  const renditions = analysis.heatmap ? await renderHeatmapRenditions(analysis.heatmap, image, HEATMAP_MAX_SIDE) : null;
   return {
     image: { width: image.width, height: image.height, format: image.format },
     analysis,
-    heatmapPng,
-    overlayPng,
+    heatmapPng: renditions?.heatmapPng ?? null,
+    overlayPng: renditions?.overlayPng ?? null,
     timings: {
-      open,
-      decode: t1 - t0 - open,
+      open: 0,
+      decode: t1 - t0,
       preprocess: analysis.timingsMs.preprocess,
       infer: analysis.timingsMs.inference,
       explain: analysis.timingsMs.explain,
-      encode: t3 - t2,
+      encode: performance.now() - t2,
     },
   };
 }

@@ -1,10 +1,10 @@
 /**
  * The AI pre-read (SPEC M3–M6): a job per new scan, run by the worker. It reads the scan's stored
- * envelope and, in an isolated worker thread with hard limits, decrypts it, re-verifies its hash,
- * decodes it and runs the model's preprocessing; then it runs the active model
- * (services/ai-pipeline.ts), stores the grey Grad-CAM map and its colour overlay as encrypted
- * blobs, and records the result through `recordAiResults`, which writes a new analysis version,
- * moves the scan to AI_ANALYZED and sets its priority.
+ * envelope and, in an isolated decode worker thread with hard limits, decrypts it, re-verifies its
+ * hash, decodes it and runs the active model's whole analysis with its Grad-CAM heatmap renditions
+ * (services/ai-pipeline.ts); then it stores the grey map and the colour overlay as encrypted blobs
+ * and records the result through `recordAiResults`, which writes a new analysis version, moves the
+ * scan to AI_ANALYZED and sets its priority.
  *
  * Jobs come in batches (up to AI_BATCH_SIZE when the queue is full): the scans are read in one
  * statement and the results recorded in one transaction, while the images go through the decode
@@ -125,7 +125,7 @@ async function analyse(
     const open = { ...OPEN_VERIFIED, options: sealed.opening };
     result = await runAnalysisPipeline(
       sealed.envelope,
-      engine.preparation
+      engine.workerAnalysis
         ? {
             decodePrepared: (b, preparation) =>
               decoder.decodePrepared(b, limits, preparation, { giveBytes: true, open }),
