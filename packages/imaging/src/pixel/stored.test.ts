@@ -23,6 +23,23 @@ describe('readStored, 16-bit little endian', () => {
     });
   }
 
+  it('masks every word whatever the length and the 4-byte alignment of source and target', () => {
+    const layout = { bitsAllocated: 16, bitsStored: 12, highBit: 11, signed: false };
+    for (let count = 1; count <= 11; count++) {
+      const values = Array.from({ length: count }, (_, i) => (i * 0x9e37 + 0xf000) & 0xffff);
+      for (const sourceShift of [0, 2, 4]) {
+        const bytes = new Uint8Array(count * 2 + sourceShift).subarray(sourceShift);
+        bytes.set(words(values));
+        for (const outOffset of [0, 1, 2]) {
+          const out = allocateStored(count + outOffset, layout);
+          readStored(bytes, true, layout, count, out, outOffset);
+          expect(Array.from(out.subarray(outOffset))).toEqual(values.map((v) => v & 0x0fff));
+          expect(Array.from(out.subarray(0, outOffset))).toEqual(new Array<number>(outOffset).fill(0));
+        }
+      }
+    }
+  });
+
   it('shifts by High Bit and sign-extends signed values', () => {
     const layout = { bitsAllocated: 16, bitsStored: 12, highBit: 13, signed: true };
     const out = allocateStored(raw.length, layout);
