@@ -1,6 +1,14 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { blendHeatmap, inferno, overlayPixels, renderHeatmapGreyPng, renderHeatmapPng } from './heatmap-png.ts';
+import { crc32 } from 'node:zlib';
+import {
+  blendHeatmap,
+  encodePng,
+  inferno,
+  overlayPixels,
+  renderHeatmapGreyPng,
+  renderHeatmapPng,
+} from './heatmap-png.ts';
 
 describe('overlay colours', () => {
   it('ramps from dark to bright with rising lightness (inferno ends)', () => {
@@ -50,5 +58,45 @@ describe('grey heatmap PNG', () => {
     const { data } = await sharp(png).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
     expect(data[0]).toBe(0);
     expect(data[16 * 32 - 1]).toBe(255);
+  });
+});
+
+describe('encodePng', () => {
+  const [width, height] = [37, 11];
+  const noise = (n: number) => Uint8Array.from({ length: n }, (_, i) => ((i * 2654435761) >>> 13) & 255);
+
+  it('writes RGBA that a PNG decoder reads back exactly', async () => {
+    const rgba = noise(width * height * 4);
+    const { data, info } = await sharp(encodePng(rgba, width, height, 4))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect(info).toMatchObject({ width, height, channels: 4 });
+    expect(Buffer.compare(data, Buffer.from(rgba))).toBe(0);
+  });
+
+  it('writes one 8-bit grey channel that reads back exactly', async () => {
+    const grey = noise(width * height);
+    const png = encodePng(grey, width, height, 1);
+    expect(await sharp(png).metadata()).toMatchObject({ width, height, channels: 1, depth: 'uchar' });
+    const { data } = await sharp(png).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+    expect(Buffer.compare(data, Buffer.from(grey))).toBe(0);
+  });
+
+  it('has a valid signature and chunk CRCs', () => {
+    const png = encodePng(noise(width * height), width, height, 1);
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+    const types: string[] = [];
+    for (let at = 8; at < png.length;) {
+      const length = view.getUint32(at);
+      types.push(String.fromCharCode(...png.subarray(at + 4, at + 8)));
+      expect(view.getUint32(at + 8 + length)).toBe(crc32(png.subarray(at + 4, at + 8 + length)));
+      at += 12 + length;
+    }
+    expect(types).toEqual(['IHDR', 'IDAT', 'IEND']);
+  });
+
+  it('refuses too few pixels', () => {
+    expect(() => encodePng(new Uint8Array(10), 4, 4, 1)).toThrow(/too few/);
   });
 });

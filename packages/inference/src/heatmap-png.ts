@@ -5,6 +5,7 @@
  * anatomy underneath stays visible; and the overlay blended onto a display rendition.
  */
 import sharp from 'sharp';
+import { crc32, deflateSync } from 'node:zlib';
 import { heatmapToImage } from './gradcam.ts';
 import type { Heatmap } from './gradcam.ts';
 
@@ -89,12 +90,7 @@ export async function renderHeatmapGreyPng(
     width === map.width && height === map.height && !map.imageRegion ? map : heatmapToImage(map, width, height);
   const grey = new Uint8Array(width * height);
   for (let i = 0; i < grey.length; i++) grey[i] = Math.round(Math.min(1, Math.max(0, sized.values[i] || 0)) * 255);
-  // 'b-w' keeps one channel: sharp would otherwise write single-channel input as RGB.
-  const png = await sharp(grey, { raw: { width, height, channels: 1 } })
-    .toColourspace('b-w')
-    .png({ compressionLevel: 6 })
-    .toBuffer();
-  return { png: new Uint8Array(png), width, height };
+  return { png: encodePng(grey, width, height, 1), width, height };
 }
 
 /** The overlay as an RGBA PNG, at the image's size when width/height are given. */
@@ -106,10 +102,53 @@ export async function renderHeatmapPng(
   const height = options.height ?? map.height;
   const sized =
     width === map.width && height === map.height && !map.imageRegion ? map : heatmapToImage(map, width, height);
-  const png = await sharp(overlayPixels(sized.values, options), { raw: { width, height, channels: 4 } })
-    .png({ compressionLevel: 6 })
-    .toBuffer();
-  return { png: new Uint8Array(png), width, height };
+  return { png: encodePng(overlayPixels(sized.values, options), width, height, 4), width, height };
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * An 8-bit greyscale (1 channel) or RGBA (4) PNG (ISO/IEC 15948): IHDR, one IDAT, IEND; rows
+ * unfiltered, deflated at level 3. For heatmaps of at most a few hundred pixels a side this is
+ * about half of sharp's time (no libvips pipeline, no hop to the thread pool), and the smooth
+ * maps compress to within a few kB of sharp's level-6 output.
+ */
+export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 4): Uint8Array {
+  const stride = width * channels;
+  if (pixels.length < stride * height)
+    throw new Error(`${pixels.length} bytes is too few for a ${width}×${height} PNG.`);
+  const rows = new Uint8Array((stride + 1) * height); // each row: filter type 0, then its bytes
+  for (let y = 0; y < height; y++) rows.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header[8] = 8; // bits per sample
+  header[9] = channels === 4 ? 6 : 0; // colour type: RGBA or greyscale
+  const chunks = [
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows, { level: 3 })),
+    chunk('IEND', new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(PNG_SIGNATURE.length + chunks.reduce((n, c) => n + c.length, 0));
+  out.set(PNG_SIGNATURE, 0);
+  let at = PNG_SIGNATURE.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** length, type, data, CRC-32 of type and data. */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
 }
 
 /**
