@@ -6,7 +6,7 @@
  * The raw byte store is an interface so that S3 can stand in for the local directory.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnvelopeError, open, seal } from './envelope.ts';
 import type { KeyRing } from './keys.ts';
@@ -47,10 +47,27 @@ export class LocalDirectoryStore implements RawBlobStore {
   }
 
   async get(name: string): Promise<Buffer | null> {
-    return readFile(this.pathOf(name)).catch((error: NodeJS.ErrnoException) => {
+    const handle = await openFile(this.pathOf(name), 'r').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
       throw error;
     });
+    if (!handle) return null;
+    try {
+      // One read into a buffer of the file's size (readFile reads 512 KiB at a time and joins the
+      // pieces: 16 round trips and a copy for a radiograph), which owns its memory, so that it
+      // can be moved to a worker thread.
+      const { size } = await handle.stat();
+      const bytes = Buffer.allocUnsafeSlow(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === size ? bytes : bytes.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
   }
 
   async delete(name: string): Promise<void> {
