@@ -3,8 +3,11 @@
  * it, and the case reaches the doctors' worklist analysed, with probabilities, a priority, a
  * heatmap and an embedding — through the same code `scanflow serve` runs.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackgroundWork, type BackgroundWork } from '../src/background.ts';
+import { withSystem } from '../src/db/scope.ts';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
 
@@ -117,5 +120,76 @@ describe('AI pre-read', () => {
     expect(detail.ai.labels).toHaveLength(5);
     // Generous for a loaded CI machine; `npm run bench` measures the real latency.
     expect(ms).toBeLessThan(20_000);
+  });
+
+  it('analyses a queue in batches, each scan once, and fails only the scan whose stored bytes were altered', async () => {
+    // An organisation no worker serves yet: its uploads wait in the queue.
+    const org = uniqueSlug('ai-batch');
+    const waiting = await createUser(t, org, 'patient');
+    const reader = await createUser(t, org, 'doctor');
+    const uploaded: { id: string; sha256: string }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const body = multipart([{ name: `q${i}.dcm`, bytes: dicomBytes({ rows: 96, columns: 96 }) }]);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/scans',
+        payload: body.payload,
+        headers: { ...body.headers, ...bearer(waiting) },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      uploaded.push(res.json().scans[0]);
+    }
+    const altered = uploaded[2]!;
+    const path = join(t.dataDir, 'blobs', altered.sha256.slice(0, 2), altered.sha256.slice(2, 4), altered.sha256);
+    const envelope = readFileSync(path);
+    envelope[envelope.length - 7]! ^= 0x01;
+    writeFileSync(path, envelope);
+
+    const work = await startBackgroundWork(t.ctx, silent, { pollMs: 100, orgIds: [waiting.orgId] });
+    try {
+      const ids = uploaded.map((u) => u.id);
+      const started = Date.now();
+      for (;;) {
+        const { rows } = await withSystem(t.ctx.db, (tx) =>
+          tx.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM jobs WHERE org_id = $1 AND status IN ('done', 'failed')`,
+            [waiting.orgId],
+          ),
+        );
+        if (rows[0]!.n === ids.length) break;
+        if (Date.now() - started > 30_000) throw new Error('the queue did not drain in 30 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const { rows } = await withSystem(t.ctx.db, (tx) =>
+        tx.query<{
+          id: string;
+          status: string;
+          integrity: string;
+          versions: number;
+          job: string;
+          error: string | null;
+        }>(
+          `SELECT s.id, s.status, s.integrity, (SELECT count(*)::int FROM analyses a WHERE a.scan_id = s.id) AS versions,
+                  j.status AS job, j.last_error AS error
+             FROM scans s JOIN jobs j ON j.payload->>'scanId' = s.id::text
+            WHERE s.id = ANY($1::uuid[])`,
+          [ids],
+        ),
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const { id } of uploaded) {
+        const row = byId.get(id)!;
+        if (id === altered.id) {
+          expect(row).toMatchObject({ status: 'PENDING_AI', integrity: 'mismatch', versions: 0, job: 'failed' });
+          expect(row.error).toMatch(/integrity/);
+        } else {
+          expect(row).toMatchObject({ status: 'AI_ANALYZED', integrity: 'ok', versions: 1, job: 'done' });
+          const detail = await t.app.inject({ url: `/api/v1/scans/${id}`, headers: bearer(reader) });
+          expect(detail.json().timeline.map((e: { action: string }) => e.action)).toEqual(['upload', 'record_ai']);
+        }
+      }
+    } finally {
+      await work.stop();
+    }
   });
 });
