@@ -91,7 +91,20 @@ export function entryBytesFor(row: AuditRow, leafIndex: number, addressKey: Buff
   return canonicalBytes(entryFor(row, leafIndex, addressKey));
 }
 
+// A busy log sees the same few client addresses over and over; one HMAC per address, not per
+// event, is a measurable share of a sequencer pass. Per key (each process has one; tests several).
+const clientHashes = new WeakMap<Buffer, Map<string, string>>();
+const MAX_REMEMBERED_ADDRESSES = 10_000;
+
 /** The keyed hash of a client address, as entries carry it. */
 function clientHashOf(address: string, addressKey: Buffer): string {
-  return createHmac('sha256', addressKey).update(address).digest('hex');
+  let known = clientHashes.get(addressKey);
+  if (!known) clientHashes.set(addressKey, (known = new Map<string, string>()));
+  let hash = known.get(address);
+  if (hash === undefined) {
+    if (known.size >= MAX_REMEMBERED_ADDRESSES) known.clear();
+    hash = createHmac('sha256', addressKey).update(address).digest('hex');
+    known.set(address, hash);
+  }
+  return hash;
 }
