@@ -38,7 +38,7 @@ describe('clampedBlockSums (WebAssembly SIMD)', () => {
     for (const [fx, fy, lo, hi] of [
       [16, 16, 1000, 60000],
       [8, 3, 0, 65535],
-      [32, 48, 30000, 30000],
+      [32, 48, 30000, 30001],
       [64, 1, 12345, 23456],
     ] as const) {
       expect(Array.from(clampedBlockSums(p, width, height, fx, fy, lo, hi)!)).toEqual(
@@ -68,5 +68,6 @@ describe('clampedBlockSums (WebAssembly SIMD)', () => {
     expect(clampedBlockSums(new Uint8Array(64 * 64), 64, 64, 8, 8, 0, 256)).toBeUndefined();
     expect(clampedBlockSums(p, 64, 64, 8, 8, 5.5, 100)).toBeUndefined(); // not integers
     expect(clampedBlockSums(p, 64, 64, 8, 8, 100, 5)).toBeUndefined();
+    expect(clampedBlockSums(p, 64, 64, 8, 8, 100, 100)).toBeUndefined(); // lo < hi is what the kernel relies on
   });
 });

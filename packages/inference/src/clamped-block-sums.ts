@@ -4,7 +4,7 @@
  * intensity up in a table and adds a double, about 1 ns a pixel; eight 16-bit lanes at a time in
  * integers it is several times less, and exact.
  *
- * For an output block and integers lo ≤ hi the kernel returns, over the block's pixels v:
+ * For an output block and integers lo < hi the kernel returns, over the block's pixels v:
  *   S  = Σ min(max(v, lo), hi)   (exact: at most 32768 pixels of at most 65535 per block)
  *   cL = #{v ≤ lo},  cH = #{v ≥ hi}
  * from which the caller gets Σ clamp(v, a, b) for real a ≤ b with lo = floor(a), hi = ceil(b):
@@ -22,7 +22,7 @@ export type UnsignedPixels = Uint16Array | Uint8Array;
 /**
  * [S, cL, cH] for each fx×fy block of a width×height frame (row-major blocks, three Int32 each),
  * or undefined when the kernels cannot do it: no WebAssembly SIMD, fx not a multiple of 8, lo/hi
- * outside the pixel type, or blocks too large for exact 32-bit sums.
+ * outside the pixel type or lo ≥ hi, or blocks too large for exact 32-bit sums.
  */
 export function clampedBlockSums(
   pixels: UnsignedPixels,
@@ -36,7 +36,7 @@ export function clampedBlockSums(
   const bytes = pixels.BYTES_PER_ELEMENT;
   const max = bytes === 2 ? 0xffff : 0xff;
   if (fx % 8 !== 0 || width % fx !== 0 || height % fy !== 0 || fx * fy > 32768) return undefined;
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > max || lo > hi) return undefined;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > max || lo >= hi) return undefined;
   const kernel = kernels();
   if (!kernel) return undefined;
   const outW = width / fx;
@@ -144,8 +144,7 @@ const OP = {
   v128Zero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
   i16x8Splat: simd(0x10),
   i32x4ExtractLane: (lane: number) => [...simd(0x1b), lane],
-  i16x8LeU: simd(0x34),
-  i16x8GeU: simd(0x36),
+  i16x8Eq: simd(0x2d),
   i16x8Sub: simd(0x91),
   i16x8MinU: simd(0x97),
   i16x8MaxU: simd(0x99),
@@ -222,12 +221,14 @@ function kernelBody(bytes: 1 | 2): number[] {
     ...[...OP.get(O), ...OP.get(BLOCK_BYTES), ...OP.i32Mul, ...OP.i32Add, ...OP.set(X)],
     ...[...OP.get(X), ...OP.get(BLOCK_BYTES), ...OP.i32Add, ...OP.set(END)],
     ...OP.loop, // eight pixels a step
-    ...[...OP.get(X), ...load, ...OP.set(V)],
+    // m = max(v, lo) equals lo exactly when v ≤ lo; c = min(m, hi) equals hi exactly when v ≥ hi
+    // (lo < hi). x86 has no unsigned 16-bit ≤, so these equalities are cheaper than le_u/ge_u.
+    ...[...OP.get(X), ...load, ...OP.get(V_LO), ...OP.i16x8MaxU, ...OP.set(V)],
     // Comparisons give all-ones (−1) lanes: subtracting them counts.
-    ...[...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8LeU, ...OP.i16x8Sub, ...OP.set(CL)],
-    ...[...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8GeU, ...OP.i16x8Sub, ...OP.set(CH)],
-    ...[...OP.get(ACC), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8MaxU, ...OP.get(V_HI), ...OP.i16x8MinU],
-    ...[...OP.i32x4ExtaddPairwiseI16x8U, ...OP.i32x4Add, ...OP.set(ACC)],
+    ...[...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CL)],
+    ...[...OP.get(V), ...OP.get(V_HI), ...OP.i16x8MinU, ...OP.set(V)],
+    ...[...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CH)],
+    ...[...OP.get(ACC), ...OP.get(V), ...OP.i32x4ExtaddPairwiseI16x8U, ...OP.i32x4Add, ...OP.set(ACC)],
     ...[...OP.get(X), ...OP.i32Const(perStep), ...OP.i32Add, ...OP.set(X)],
     ...[...OP.get(X), ...OP.get(END), ...OP.i32LtU, ...OP.brIf(0)],
     ...OP.end,
