@@ -188,8 +188,19 @@ async function rateOf(ctx: AppContext, ids: string[]): Promise<{ done: number; p
   return { done, perSecond: round((Number(done) - 1) / Number(seconds), 1) };
 }
 
-async function waitAnalysed(ctx: AppContext, ids: string[]): Promise<void> {
+/**
+ * Until every scan is AI_ANALYZED. In process, by the worker's signal after each commit (polling
+ * PGlite would share its one thread with the work being measured), then checked once; across
+ * processes, by polling the server.
+ */
+async function waitAnalysed(ctx: AppContext, ids: string[], signalled?: Set<string>): Promise<void> {
   const deadline = Date.now() + 600_000;
+  if (signalled) {
+    while (ids.some((id) => !signalled.has(id))) {
+      if (Date.now() > deadline) throw new Error('the queue did not drain in 10 minutes');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   for (;;) {
     const { rows } = await ctx.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM scans WHERE id = ANY($1::uuid[]) AND status = 'AI_ANALYZED'`,
@@ -209,8 +220,12 @@ async function sustainedInProcess(kind: Kind, slots: number, databaseUrl?: strin
   const ctx = await createContext(loadConfig(env(dataDir, extra)));
   try {
     const { orgId, ids } = await fillQueue(ctx, await kind.file(), SCANS);
+    const signalled = new Set<string>();
+    const onAnalysed = ({ scanId }: { scanId: string }) => signalled.add(scanId);
+    ctx.signals.on('scan-analysed', onAnalysed);
     const work = await startBackgroundWork(ctx, silent, { orgIds: [orgId] });
-    await waitAnalysed(ctx, ids);
+    await waitAnalysed(ctx, ids, signalled);
+    ctx.signals.off('scan-analysed', onAnalysed);
     await work.stop();
     return { slots, ...(await rateOf(ctx, ids)), stagesMs: await stageMedians(ctx, ids) };
   } finally {

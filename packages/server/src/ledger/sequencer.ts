@@ -50,6 +50,8 @@ const watermarks = new WeakMap<Database, Watermark>();
 
 /** One pass: appends up to `limit` waiting audit events; returns what it did. */
 export async function sequenceOnce(db: Database, addressKey: Buffer, limit = 5_000): Promise<SequencedBatch> {
+  const known = watermarks.get(db);
+  if (known && (await nothingNew(db, known))) return { appended: 0, logs: new Set<string>() };
   const { batch, watermark } = await withSystem(db, async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK_ID})`);
     const high = await tx.query<{ high: number | null }>(`SELECT max(audit_seq) AS high FROM ledger_entries`);
@@ -112,6 +114,21 @@ export async function sequenceOnce(db: Database, addressKey: Buffer, limit = 5_0
   // Only a committed pass moves the watermark: after a rollback the old one is still true.
   watermarks.set(db, watermark);
   return batch;
+}
+
+/**
+ * Whether a pass would find nothing: no event above the highest this process sequenced, and none
+ * of its remembered gaps filled. One statement and no lock, where a pass takes a transaction and
+ * four: the sequencer runs ten times a second, and on PGlite every statement shares the thread
+ * with the requests. (Another process's appends show as events above `high`: a pass then runs.)
+ */
+async function nothingNew(db: Database, known: Watermark): Promise<boolean> {
+  const { rows } = await db.query<{ idle: boolean }>(
+    `SELECT coalesce((SELECT max(seq) FROM audit_events), 0) <= $1
+            AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq = ANY($2::bigint[])) AS idle`,
+    [known.high, known.gaps],
+  );
+  return rows[0]?.idle === true;
 }
 
 /**

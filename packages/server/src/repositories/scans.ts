@@ -106,10 +106,17 @@ export async function findScan(tx: Queryable, id: string): Promise<ScanRow | nul
   return rows[0] ?? null;
 }
 
-/** Several scans at once (those visible in this scope); any order, missing ones left out. */
-export async function findScans(tx: Queryable, ids: readonly string[]): Promise<ScanRow[]> {
-  const { rows } = await tx.query<ScanRow>(
-    `SELECT ${SCAN_COLUMNS} FROM scans s JOIN patients p ON p.id = s.patient_id WHERE s.id = ANY($1::uuid[])`,
+/** What the AI pre-read needs of a scan: where its bytes are, and its state for the version check. */
+export type ScanState = Pick<ScanRow, 'id' | 'org_id' | 'status' | 'version' | 'blob_sha256'>;
+
+/**
+ * Several scans' state at once (those visible in this scope); any order, missing ones left out.
+ * Only these columns: the full row carries encrypted fields that cost more to read than the
+ * whole batch's writes on PGlite.
+ */
+export async function findScanStates(tx: Queryable, ids: readonly string[]): Promise<ScanState[]> {
+  const { rows } = await tx.query<ScanState>(
+    `SELECT id, org_id, status, version, blob_sha256 FROM scans WHERE id = ANY($1::uuid[])`,
     [ids],
   );
   return rows;

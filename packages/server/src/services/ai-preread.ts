@@ -19,7 +19,7 @@ import type { AppContext } from '../context.ts';
 import { withScope } from '../db/scope.ts';
 import { PermanentJobError, type BatchJobHandler } from '../jobs/worker.ts';
 import type { Job } from '../jobs/queue.ts';
-import { findScans, type ScanRow } from '../repositories/scans.ts';
+import { findScanStates, type ScanState } from '../repositories/scans.ts';
 import { IntegrityError, OPEN_VERIFIED, openVerified, type BlobOpening } from '../storage/blob-store.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { runAnalysisPipeline } from './ai-pipeline.ts';
@@ -78,15 +78,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const scanIdOf = (job: Job): string => String((job.payload as Partial<AiJobPayload>).scanId);
 
 /** The batch's scans, read as the system of each job's organisation: one statement per organisation. */
-async function scansOf(ctx: AppContext, jobs: readonly Job[]): Promise<Map<string, ScanRow>> {
-  const rows = new Map<string, ScanRow>();
+async function scansOf(ctx: AppContext, jobs: readonly Job[]): Promise<Map<string, ScanState>> {
+  const rows = new Map<string, ScanState>();
   for (const orgId of new Set(jobs.map((j) => j.orgId))) {
     // A malformed id would fail the whole statement; it is simply not found (a permanent failure).
     const ids = jobs
       .filter((j) => j.orgId === orgId)
       .map(scanIdOf)
       .filter((id) => UUID.test(id));
-    const found = await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) => findScans(tx, ids));
+    const found = await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) => findScanStates(tx, ids));
     for (const row of found) rows.set(row.id, row);
   }
   return rows;
@@ -98,7 +98,7 @@ async function analyse(
   engine: InferenceEngine,
   decoder: DecodePool,
   job: Job,
-  row: ScanRow | undefined,
+  row: ScanState | undefined,
 ): Promise<AiRecord | null> {
   const payload = job.payload as Partial<AiJobPayload>;
   const scanId = scanIdOf(job);
@@ -198,7 +198,7 @@ async function analyse(
   };
 }
 
-async function integrityFailure(ctx: AppContext, row: ScanRow, reason: string): Promise<never> {
+async function integrityFailure(ctx: AppContext, row: ScanState, reason: string): Promise<never> {
   await flagIntegrityFailure(ctx, row, reason);
   throw new PermanentJobError('the stored image failed its integrity check');
 }

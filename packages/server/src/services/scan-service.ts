@@ -28,7 +28,7 @@ import type { AuthenticatedSession } from './auth-service.ts';
 import {
   countScans,
   findScan,
-  findScans,
+  findScanStates,
   insertScanEvent,
   insertScanEvents,
   listIntegrityReview,
@@ -495,7 +495,7 @@ export async function recordAiResults(
       return { ok: false as const, error };
     }
   });
-  const settle = (versions: (number | Error | unknown)[]): PromiseSettledResult<{ analysisVersion: number }>[] =>
+  const settle = (versions: unknown[]): PromiseSettledResult<{ analysisVersion: number }>[] =>
     versions.map((v) =>
       typeof v === 'number'
         ? { status: 'fulfilled', value: { analysisVersion: v } }
@@ -551,7 +551,7 @@ async function recordAiResultsIn(
 ): Promise<number[]> {
   const rows = new Map(
     (
-      await findScans(
+      await findScanStates(
         tx,
         items.map((i) => i.record.scanId),
       )
@@ -663,7 +663,11 @@ async function recordAiResultsIn(
 }
 
 /** Marks a scan whose stored bytes no longer match their hash (SPEC L3) and audits it. */
-export async function flagIntegrityFailure(ctx: AppContext, row: ScanRow, reason: string): Promise<void> {
+export async function flagIntegrityFailure(
+  ctx: AppContext,
+  row: Pick<ScanRow, 'id' | 'org_id'>,
+  reason: string,
+): Promise<void> {
   await withScope(ctx.db, { orgId: row.org_id, userId: null, dbRole: 'system' }, async (tx) => {
     await tx.query(`UPDATE scans SET integrity = 'mismatch', updated_at = now() WHERE id = $1`, [row.id]);
     await AuditLog.recordIn(tx, {
