@@ -92,6 +92,30 @@ describe('decodeImage on PNG, JPEG and TIFF', () => {
     expect(Array.from(img.pixels.subarray(0, 3))).toEqual([0, 4, 8]);
   });
 
+  it('keeps an RGB image as colour when any one sample of any pixel differs, wherever it is', async () => {
+    // 7 × 5 = 35 pixels: eight groups of four read as words, then a tail of three read singly.
+    const width = 7;
+    const height = 5;
+    const grey = Uint8Array.from({ length: width * height }, (_, i) => (i * 37) % 251);
+    const rgbOf = (tweak?: { pixel: number; channel: number }) => {
+      const rgb = Buffer.alloc(width * height * 3);
+      grey.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
+      if (tweak) rgb[3 * tweak.pixel + tweak.channel] ^= 0x10;
+      return sharp(rgb, { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer();
+    };
+    const equal = await decodeImage(await rgbOf(), LIMITS);
+    expect(equal.samplesPerPixel).toBe(1);
+    expect(Array.from(equal.pixels)).toEqual(Array.from(grey));
+    for (let pixel = 0; pixel < width * height; pixel++) {
+      for (const channel of [0, 1, 2]) {
+        const img = await decodeImage(await rgbOf({ pixel, channel }), LIMITS);
+        expect(img.samplesPerPixel, `pixel ${pixel}, channel ${channel}`).toBe(3);
+      }
+    }
+  });
+
   it('refuses a truncated PNG body with a clear 422', async () => {
     const png = await sharp(new Uint16Array(grey16), { raw: { width, height, channels: 1 } })
       .toColourspace('grey16')
