@@ -4,6 +4,7 @@
  * runs it beside the HTTP server; `scanflow worker` runs it alone, for deployments that separate
  * web and worker processes over one database.
  */
+import { availableParallelism } from 'node:os';
 import { createDecodePool } from '@scanflow/imaging';
 import { OnnxEngine } from '@scanflow/inference';
 import type { FastifyBaseLogger } from 'fastify';
@@ -32,7 +33,12 @@ export async function startBackgroundWork(
   for (const problem of registry.errors) log.warn({ folder: problem.folder }, `model not loaded: ${problem.message}`);
   for (const warning of registry.warnings) log.warn(warning);
   const engine = new OnnxEngine(registry.active);
-  const decoder = createDecodePool({ size: Math.min(2, ctx.config.aiConcurrency), timeoutMs: 30_000 });
+  // A thread per core at most (each runs a whole analysis: decode, model, heatmaps); AI_CONCURRENCY
+  // batches in flight keep them busy while the main thread records the previous batch.
+  const decoder = createDecodePool({
+    size: Math.min(availableParallelism(), ctx.config.aiConcurrency),
+    timeoutMs: 30_000,
+  });
   const handlers = { [AI_PREREAD_JOB]: createPrereadHandler(ctx, engine, decoder), ...reportJobHandlers(ctx) };
   const worker = new JobWorker(ctx.db, handlers, log, {
     concurrency: ctx.config.aiConcurrency,

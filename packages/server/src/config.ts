@@ -176,7 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelsDir: resolve(env.MODELS_DIR || DEFAULT_MODELS_DIR),
     model: env.MODEL || undefined,
     runWorker: bool('RUN_WORKER', true),
-    aiConcurrency: int('AI_CONCURRENCY', 1, 1, 16),
+    aiConcurrency: int('AI_CONCURRENCY', 4, 1, 16),
     worklistCacheMs: int('WORKLIST_CACHE_MS', 250, 0, 10_000),
     smtpUrl,
     smtpRequireTls: bool('SMTP_REQUIRE_TLS', true),

@@ -100,7 +100,7 @@ describe('decodeImage on PNG, JPEG and TIFF', () => {
     const rgbOf = (tweak?: { pixel: number; channel: number }) => {
       const rgb = Buffer.alloc(width * height * 3);
       grey.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
-      if (tweak) rgb[3 * tweak.pixel + tweak.channel] ^= 0x10;
+      if (tweak) rgb[3 * tweak.pixel + tweak.channel]! ^= 0x10;
       return sharp(rgb, { raw: { width, height, channels: 3 } })
         .png()
         .toBuffer();
