@@ -11,7 +11,7 @@
  *                    one process, and (on PostgreSQL) by 1, 2, … `scanflow worker` processes; the
  *                    rate is taken between the first and the last result, so start-up is excluded
  *
- * for a 2048×2048 16-bit DICOM and a 1024×1024 8-bit PNG. BENCH_AI_SCANS sets N (default 40).
+ * for a 2048×2048 16-bit DICOM and a 1024×1024 8-bit PNG. BENCH_AI_SCANS sets N (default 120: fifteen batches).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,7 +32,7 @@ import { percentile, round } from './stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'packages/server/bin/scanflow.js');
-const SCANS = Number(process.env.BENCH_AI_SCANS ?? 40);
+const SCANS = Number(process.env.BENCH_AI_SCANS ?? 120);
 const PG_URL = process.env.BENCH_AI_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scanflow_bench_ai';
 const STAGES = ['read', 'decode', 'preprocess', 'infer', 'explain', 'encode', 'store'] as const;
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
