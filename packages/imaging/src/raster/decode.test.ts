@@ -92,6 +92,18 @@ describe('decodeImage on PNG, JPEG and TIFF', () => {
     expect(Array.from(img.pixels.subarray(0, 3))).toEqual([0, 4, 8]);
   });
 
+  it('keeps an 8-bit greyscale PNG exact and single-channel', async () => {
+    const grey = Buffer.from(Uint8Array.from({ length: 9 * 7 }, (_, i) => (i * 29) % 256));
+    const png = await sharp(grey, { raw: { width: 9, height: 7, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    expect(png[25], 'PNG colour type 0 (greyscale)').toBe(0);
+    const img = await decodeImage(png, LIMITS);
+    expect(img).toMatchObject({ samplesPerPixel: 1, bitsStored: 8, width: 9, height: 7 });
+    expect(Array.from(img.pixels)).toEqual(Array.from(grey));
+  });
+
   it('keeps an RGB image as colour when any one sample of any pixel differs, wherever it is', async () => {
     // 7 × 5 = 35 pixels: eight groups of four read as words, then a tail of three read singly.
     const width = 7;

@@ -25,6 +25,8 @@ export async function decodeRaster(
       ? // Already what we want (8-bit grey or RGB, no orientation or profile to apply): libvips'
         // rotation and colourspace steps would cost three times the decoding itself.
         await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+          // libvips writes raw output as sRGB unless told otherwise: grey stays one band this way.
+          .toColourspace(grey ? 'b-w' : 'srgb')
           .raw()
           .toBuffer({ resolveWithObject: true })
       : grey
