@@ -3,12 +3,19 @@
  * it, and the case reaches the doctors' worklist analysed, with probabilities, a priority, a
  * heatmap and an embedding — through the same code `scanflow serve` runs.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackgroundWork, type BackgroundWork } from '../src/background.ts';
 import { withSystem } from '../src/db/scope.ts';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  startTestApp,
+  tamperBlob,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
 
 let t: TestApp;
@@ -140,10 +147,7 @@ describe('AI pre-read', () => {
       uploaded.push(res.json().scans[0]);
     }
     const altered = uploaded[2]!;
-    const path = join(t.dataDir, 'blobs', altered.sha256.slice(0, 2), altered.sha256.slice(2, 4), altered.sha256);
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 7]! ^= 0x01;
-    writeFileSync(path, envelope);
+    tamperBlob(t, altered.sha256, { fromEnd: 7, mask: 0x01 });
 
     const work = await startBackgroundWork(t.ctx, silent, { pollMs: 100, orgIds: [waiting.orgId] });
     try {

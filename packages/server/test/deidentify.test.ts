@@ -16,6 +16,7 @@ import {
   multipart,
   runScanflow,
   startTestApp,
+  tamperBlob,
   uniqueSlug,
   type TestApp,
   type TestUser,
@@ -212,10 +213,7 @@ describe('GET /api/v1/scans/{id}/export/deidentified', () => {
       tx.query<{ blob_sha256: string }>('SELECT blob_sha256 FROM scans WHERE id = $1', [victim]),
     );
     const sha = rows[0]!.blob_sha256;
-    const path = join(t.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 1]! ^= 0xff;
-    writeFileSync(path, envelope);
+    tamperBlob(t, sha);
     const first = await exportOf(doctor, victim);
     expect(first.statusCode).toBe(409); // detected on read, and flagged
     const second = await exportOf(doctor, victim);

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import dcmjs from 'dcmjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
-import { bearer, createUser, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import { bearer, createUser, startTestApp, tamperBlob, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, newUid, pngBytes } from './fixtures.ts';
 
 /** dcmjs's naturalise/denaturalise: the independent check that metadata is the DICOM JSON Model. */
@@ -407,10 +405,7 @@ describe('WADO-RS', () => {
       ]),
     );
     const { id, blob_sha256: sha } = rows[0]!;
-    const path = join(t.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 1]! ^= 0xff;
-    writeFileSync(path, envelope);
+    tamperBlob(t, sha);
     const res = await get(doctor, url(target));
     expect(res.statusCode).toBe(409);
     expect(res.json().error.code).toBe('integrity_failure');

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,4 +161,19 @@ export function runScanflow(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Alters one stored blob on disk as someone with access to the storage would: the byte `fromEnd`
+ * bytes before the end of its envelope, XORed with `mask` (the last byte, all bits, by default).
+ */
+export function tamperBlob(
+  t: Pick<TestApp, 'dataDir'>,
+  sha256: string,
+  { fromEnd = 1, mask = 0xff }: { fromEnd?: number; mask?: number } = {},
+): void {
+  const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  const envelope = readFileSync(path);
+  envelope[envelope.length - fromEnd]! ^= mask;
+  writeFileSync(path, envelope);
 }

@@ -1,9 +1,18 @@
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAiResult } from '../src/services/scan-service.ts';
 import type { AiResult } from '../src/repositories/scans.ts';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  startTestApp,
+  tamperBlob,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { dicomBytes, jpegBytes, pngBytes } from './fixtures.ts';
 
 let t: TestApp;
@@ -214,17 +223,13 @@ describe('integrity', () => {
     const patient = await createUser(t, org, 'patient');
     const res = await upload(patient, [{ name: 'x.png', bytes: await pngBytes(20, 20, 7) }]);
     const { id, sha256 } = res.json().scans[0];
-    const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
-    const { readFileSync } = await import('node:fs');
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 1]! ^= 0xff;
-    writeFileSync(path, envelope);
+    tamperBlob(t, sha256);
     const read = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/image`, headers: bearer(patient) });
     expect(read.statusCode).toBe(409);
     expect(read.json().error.code).toBe('integrity_failure');
     const detail = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}`, headers: bearer(patient) });
     expect(detail.json().integrity).toBe('mismatch');
-    rmSync(path);
+    rmSync(join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256));
     const missing = await t.app.inject({ method: 'GET', url: `/api/v1/scans/${id}/image`, headers: bearer(patient) });
     expect(missing.statusCode).toBe(409);
   });

@@ -4,12 +4,19 @@
  * failed sign-ins, lockouts, refused accesses and rejected tokens are listed and summarised for
  * administrators, and each is a leaf of the organisation's log.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSystem } from '../src/db/scope.ts';
 import { ledgerFor } from '../src/services/ledger-service.ts';
-import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
+import {
+  bearer,
+  createUser,
+  multipart,
+  startTestApp,
+  tamperBlob,
+  uniqueSlug,
+  type TestApp,
+  type TestUser,
+} from './harness.ts';
 import { pngBytes } from './fixtures.ts';
 
 let t: TestApp;
@@ -45,10 +52,7 @@ describe('image integrity', () => {
     // The stored scan's hash is a leaf before anything happens to it.
     expect((await loggedActions(admin.orgId)).some((e) => e.extra.sha256 === sha256)).toBe(true);
 
-    const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 5]! ^= 0x01;
-    writeFileSync(path, envelope);
+    tamperBlob(t, sha256, { fromEnd: 5, mask: 0x01 });
 
     const read = await t.app.inject({ url: `/api/v1/scans/${id}/image`, headers: bearer(doctor) });
     expect(read.statusCode).toBe(409);

@@ -3,8 +3,7 @@
  * driven in Debian's Chromium through playwright-core. Each test gets its own organisation and
  * browser context. Screenshots go to test-artifacts/screenshots/ (look at them).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -15,6 +14,7 @@ import {
   createUser,
   multipart,
   startTestApp,
+  tamperBlob,
   uniqueSlug,
   type TestApp,
   type TestUser,
@@ -471,10 +471,7 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
       headers: { ...body.headers, ...bearer(patient) },
     });
     const { id, sha256 } = up.json().scans[0];
-    const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
-    const envelope = readFileSync(path);
-    envelope[envelope.length - 5]! ^= 0x01;
-    writeFileSync(path, envelope);
+    tamperBlob(t, sha256, { fromEnd: 5, mask: 0x01 });
     expect((await t.app.inject({ url: `/api/v1/scans/${id}/image`, headers: bearer(doctor) })).statusCode).toBe(409);
 
     const page = await newPage();
