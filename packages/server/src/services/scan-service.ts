@@ -487,41 +487,40 @@ export async function recordAiResults(
   orgId: string,
   records: readonly AiRecord[],
 ): Promise<PromiseSettledResult<{ analysisVersion: number }>[]> {
-  const scope = { orgId, userId: null, dbRole: 'system' as const };
-  const valid = records.map((r) => {
+  type Outcome = PromiseSettledResult<{ analysisVersion: number }>;
+  const outcomes: Outcome[] = [];
+  const recordable: { index: number; record: AiRecord; confidence: number }[] = [];
+  records.forEach((record, index) => {
     try {
-      return { ok: true as const, confidence: validatedConfidence(r.result) };
-    } catch (error) {
-      return { ok: false as const, error };
+      recordable.push({ index, record, confidence: validatedConfidence(record.result) });
+    } catch (reason) {
+      outcomes[index] = { status: 'rejected', reason };
     }
   });
-  const settle = (versions: unknown[]): PromiseSettledResult<{ analysisVersion: number }>[] =>
-    versions.map((v) =>
-      typeof v === 'number'
-        ? { status: 'fulfilled', value: { analysisVersion: v } }
-        : { status: 'rejected', reason: v },
+  // Records all of `items` in one transaction, or none of them.
+  const recordTogether = async (items: typeof recordable): Promise<void> => {
+    const versions = await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) =>
+      recordAiResultsIn(tx, orgId, items),
     );
-  const recordable = records.flatMap((r, i) => {
-    const check = valid[i]!;
-    return check.ok ? [{ index: i, record: r, confidence: check.confidence }] : [];
-  });
-  const outcomes: unknown[] = valid.map((v) => (v.ok ? undefined : v.error));
+    items.forEach(
+      ({ index }, k) => (outcomes[index] = { status: 'fulfilled', value: { analysisVersion: versions[k]! } }),
+    );
+  };
   try {
-    const versions = await withScope(ctx.db, scope, (tx) => recordAiResultsIn(tx, orgId, recordable));
-    for (const [k, { index }] of recordable.entries()) outcomes[index] = versions[k];
-  } catch (error) {
+    await recordTogether(recordable);
+  } catch (reason) {
     if (recordable.length <= 1) {
-      for (const { index } of recordable) outcomes[index] = error;
+      for (const { index } of recordable) outcomes[index] = { status: 'rejected', reason };
     } else {
-      for (const { index, record, confidence } of recordable) {
-        outcomes[index] = await withScope(ctx.db, scope, (tx) =>
-          recordAiResultsIn(tx, orgId, [{ record, confidence }]).then(([v]) => v),
-        ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      for (const item of recordable) {
+        await recordTogether([item]).catch((error: unknown) => {
+          outcomes[item.index] = { status: 'rejected', reason: error };
+        });
       }
     }
   }
-  if (outcomes.some((o) => typeof o === 'number')) ctx.signals.emit('scans-changed');
-  return settle(outcomes);
+  if (outcomes.some((o) => o.status === 'fulfilled')) ctx.signals.emit('scans-changed');
+  return outcomes;
 }
 
 /** The result's probabilities and score are in range; returns its confidence (postprocess's rule when unsaid). */
