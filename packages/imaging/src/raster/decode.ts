@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { corrupt, ImagingError } from '../errors.ts';
 import type { ImageFormat } from '../format.ts';
 import { MEDIA_TYPES } from '../format.ts';
@@ -21,27 +21,7 @@ export async function decodeRaster(
   let grey = header.samplesPerPixel <= 2;
   const sixteen = header.bitsPerSample > 8;
   try {
-    const { data, info } = plainPng(bytes, format, header)
-      ? // Already what we want (8-bit grey or RGB, no orientation or profile to apply): libvips'
-        // rotation and colourspace steps would cost three times the decoding itself.
-        await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error' })
-          // libvips writes raw output as sRGB unless told otherwise: grey stays one band this way.
-          .toColourspace(grey ? 'b-w' : 'srgb')
-          .raw()
-          .toBuffer({ resolveWithObject: true })
-      : grey
-        ? await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true })
-            .rotate()
-            .extractChannel(0)
-            .toColourspace(sixteen ? 'grey16' : 'b-w')
-            .raw(sixteen ? { depth: 'ushort' } : {})
-            .toBuffer({ resolveWithObject: true })
-        : await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true })
-            .rotate()
-            .removeAlpha()
-            .toColourspace('srgb')
-            .raw()
-            .toBuffer({ resolveWithObject: true });
+    const { data, info } = await rawSamples(bytes, format, header, limits);
     const channels = info.channels;
     if ((grey && channels !== 1) || (!grey && channels !== 3)) {
       throw corrupt(`The ${format.toUpperCase()} image decoded to ${channels} channels unexpectedly.`);
@@ -85,6 +65,34 @@ export async function decodeRaster(
     }
     throw corrupt(`The ${format.toUpperCase()} image is corrupt or truncated${message ? `: ${message}` : ''}.`, err);
   }
+}
+
+/** The libvips pipeline to raw samples: grey stays one band at its depth, colour becomes 8-bit sRGB. */
+function rawSamples(
+  bytes: Uint8Array,
+  format: Exclude<ImageFormat, 'dicom'>,
+  header: RasterHeader,
+  limits: ProbeLimits,
+): Promise<{ data: Buffer; info: OutputInfo }> {
+  const grey = header.samplesPerPixel <= 2;
+  const sixteen = header.bitsPerSample > 8;
+  if (plainPng(bytes, format, header)) {
+    // Already what we want (8-bit grey or RGB, no orientation or profile to apply): libvips'
+    // rotation and colourspace steps would cost three times the decoding itself. Raw output is
+    // sRGB unless told otherwise: grey stays one band this way.
+    return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+      .toColourspace(grey ? 'b-w' : 'srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  }
+  const base = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true }).rotate();
+  return grey
+    ? base
+        .extractChannel(0)
+        .toColourspace(sixteen ? 'grey16' : 'b-w')
+        .raw(sixteen ? { depth: 'ushort' } : {})
+        .toBuffer({ resolveWithObject: true })
+    : base.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
 }
 
 /**
