@@ -18,7 +18,7 @@ export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './dicom/transfe
 export type { TransferSyntaxInfo } from './dicom/transfer-syntax.ts';
 export type { DeidentifyOptions, DeidentifyResult } from './deid/deidentify.ts';
 export { deidentifyDicom, remapUid, shiftDate } from './deid/deidentify.ts';
-export type { DecodePool, IsolationOptions, Preparation } from './isolate/isolated.ts';
+export type { DecodeInput, DecodePool, IsolationOptions, Preparation } from './isolate/isolated.ts';
 export { createDecodePool, decodeImageIsolated, NotOpenedError } from './isolate/isolated.ts';
 export type { DicomJson, DicomJsonAttribute, DicomJsonOptions } from './dicom/json.ts';
 export { dicomJson } from './dicom/json.ts';

@@ -3,11 +3,13 @@
  * it, and the case reaches the doctors' worklist analysed, with probabilities, a priority, a
  * heatmap and an embedding — through the same code `scanflow serve` runs.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackgroundWork, type BackgroundWork } from '../src/background.ts';
 import { withSystem } from '../src/db/scope.ts';
 import {
   bearer,
+  blobPath,
   createUser,
   multipart,
   startTestApp,
@@ -129,13 +131,13 @@ describe('AI pre-read', () => {
     expect(ms).toBeLessThan(20_000);
   });
 
-  it('analyses a queue in batches, each scan once, and fails only the scan whose stored bytes were altered', async () => {
+  it('analyses a queue in batches, each scan once, and fails only the scans whose stored bytes were altered or lost', async () => {
     // An organisation no worker serves yet: its uploads wait in the queue.
     const org = uniqueSlug('ai-batch');
     const waiting = await createUser(t, org, 'patient');
     const reader = await createUser(t, org, 'doctor');
     const uploaded: { id: string; sha256: string }[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       const body = multipart([{ name: `q${i}.dcm`, bytes: dicomBytes({ rows: 96, columns: 96 }) }]);
       const res = await t.app.inject({
         method: 'POST',
@@ -148,6 +150,9 @@ describe('AI pre-read', () => {
     }
     const altered = uploaded[2]!;
     tamperBlob(t, altered.sha256, { fromEnd: 7, mask: 0x01 });
+    // Read by the decode thread itself: a file gone from storage is an integrity failure too.
+    const lost = uploaded[4]!;
+    rmSync(blobPath(t, lost.sha256));
 
     const work = await startBackgroundWork(t.ctx, silent, { pollMs: 100, orgIds: [waiting.orgId] });
     try {
@@ -183,7 +188,7 @@ describe('AI pre-read', () => {
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const { id } of uploaded) {
         const row = byId.get(id)!;
-        if (id === altered.id) {
+        if (id === altered.id || id === lost.id) {
           expect(row).toMatchObject({ status: 'PENDING_AI', integrity: 'mismatch', versions: 0, job: 'failed' });
           expect(row.error).toMatch(/integrity/);
         } else {

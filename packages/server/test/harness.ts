@@ -163,6 +163,11 @@ export function runScanflow(
   });
 }
 
+/** Where the local store keeps a blob's envelope. */
+export function blobPath(t: Pick<TestApp, 'dataDir'>, sha256: string): string {
+  return join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+}
+
 /**
  * Alters one stored blob on disk as someone with access to the storage would: the byte `fromEnd`
  * bytes before the end of its envelope, XORed with `mask` (the last byte, all bits, by default).
@@ -172,7 +177,7 @@ export function tamperBlob(
   sha256: string,
   { fromEnd = 1, mask = 0xff }: { fromEnd?: number; mask?: number } = {},
 ): void {
-  const path = join(t.dataDir, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  const path = blobPath(t, sha256);
   const envelope = readFileSync(path);
   envelope[envelope.length - fromEnd]! ^= mask;
   writeFileSync(path, envelope);

@@ -12,7 +12,7 @@ import type { ModalityTransform } from '../pixel/lut.ts';
 import { applyLut, readModalityTransform, readVoi } from '../pixel/lut.ts';
 import { applyPalette, readPalette } from '../pixel/palette.ts';
 import type { PixelArray, StoredLayout } from '../pixel/stored.ts';
-import { allocateStored, readBits, readStored } from '../pixel/stored.ts';
+import { allocateStored, readBits, readStored, readStoredInPlace } from '../pixel/stored.ts';
 import { readBasicTags } from './basic-tags.ts';
 import { encapsulatedFrames } from './frames.ts';
 import type { ImagePixelHeader } from './image-header.ts';
@@ -40,7 +40,11 @@ export interface StoredPixels {
  * Checks the header against the limits and decodes every frame to its stored values (PS3.5
  * transfer syntaxes). `decodeDicom` builds on it; DICOMweb frame retrieval returns these values.
  */
-export async function decodeStoredPixels(bytes: Uint8Array, limits: ProbeLimits): Promise<StoredPixels> {
+export async function decodeStoredPixels(
+  bytes: Uint8Array,
+  limits: ProbeLimits,
+  { consumeBytes = false }: { consumeBytes?: boolean } = {},
+): Promise<StoredPixels> {
   const parsed = parseDicom(bytes, { limits: { maxInflatedBytes: inflateCap(limits, bytes.length) } });
   const ds = parsed.dataset;
   const header = readImagePixelHeader(ds);
@@ -68,12 +72,19 @@ export async function decodeStoredPixels(bytes: Uint8Array, limits: ProbeLimits)
   }
 
   const deadline = limits.maxMillis === undefined ? Infinity : performance.now() + limits.maxMillis;
-  return { parsed, header, transferSyntax: ts, stored: await decodeStored(ds, header, ts, deadline) };
+  return { parsed, header, transferSyntax: ts, stored: await decodeStored(ds, header, ts, deadline, consumeBytes) };
 }
 
-/** Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). */
-export async function decodeDicom(bytes: Uint8Array, limits: ProbeLimits): Promise<DecodedImage> {
-  const { parsed, header, transferSyntax: ts, stored } = await decodeStoredPixels(bytes, limits);
+/**
+ * Decodes a DICOM image (PS3.5 transfer syntaxes, PS3.3 C.7.6.3 Image Pixel module). With
+ * `consumeBytes`, uncompressed pixels may be decoded in place (see DecodeOptions).
+ */
+export async function decodeDicom(
+  bytes: Uint8Array,
+  limits: ProbeLimits,
+  options: { consumeBytes?: boolean } = {},
+): Promise<DecodedImage> {
+  const { parsed, header, transferSyntax: ts, stored } = await decodeStoredPixels(bytes, limits, options);
   const ds = parsed.dataset;
   const pi = header.photometricInterpretation;
   const palette = pi === 'PALETTE COLOR' ? readPalette(ds, header.pixelRepresentation === 1) : undefined;
@@ -132,6 +143,7 @@ async function decodeStored(
   h: ImagePixelHeader,
   ts: TransferSyntaxInfo,
   deadline: number,
+  consumeBytes: boolean,
 ): Promise<PixelArray> {
   const pixelsPerFrame = h.rows * h.columns;
   const samplesPerFrame = pixelsPerFrame * h.samplesPerPixel;
@@ -141,7 +153,6 @@ async function decodeStored(
     highBit: h.highBit,
     signed: h.pixelRepresentation === 1,
   };
-  const out = allocateStored(samplesPerFrame * h.frames, layout);
   const pixelData = ds.elements.get(Tags.PixelData);
   if (!pixelData) throw corrupt('The DICOM file has no Pixel Data.');
   const pi = h.photometricInterpretation;
@@ -149,11 +160,17 @@ async function decodeStored(
   if (ts.kind === 'native') {
     if (pixelData.fragments) throw corrupt('The pixel data is encapsulated but the transfer syntax is uncompressed.');
     let value = ds.bytes.subarray(pixelData.offset, pixelData.offset + pixelData.length);
+    const samples = samplesPerFrame * h.frames;
+    if (consumeBytes && h.samplesPerPixel === 1) {
+      const inPlace = readStoredInPlace(value, ds.littleEndian, layout, samples);
+      if (inPlace) return inPlace;
+    }
     // OW is a stream of 16-bit words (PS3.5 6.2), so in big endian 8-bit or 1-bit samples held in
     // OW arrive with each byte pair swapped; undo that before reading bytes in order.
     if (!ds.littleEndian && pixelData.vr === 'OW' && h.bitsAllocated <= 8) value = swapPairs(value);
+    const out = allocateStored(samples, layout);
     if (h.bitsAllocated === 1) {
-      readBits(value, 0, samplesPerFrame * h.frames, out as Uint8Array, 0);
+      readBits(value, 0, samples, out as Uint8Array, 0);
       return out;
     }
     const bytesPerSample = h.bitsAllocated / 8;
@@ -183,6 +200,7 @@ async function decodeStored(
   }
 
   if (!pixelData.fragments) throw corrupt(`The transfer syntax ${ts.name} requires encapsulated pixel data.`);
+  const out = allocateStored(samplesPerFrame * h.frames, layout);
   const frames = encapsulatedFrames(ds, pixelData.fragments, h.frames, ts.kind !== 'rle');
   for (let f = 0; f < h.frames; f++) {
     if (performance.now() > deadline) {

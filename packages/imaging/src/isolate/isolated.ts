@@ -47,6 +47,9 @@ export async function decodeImageIsolated(
   }
 }
 
+/** What a pool job decodes: bytes, or a file that the worker reads itself. */
+export type DecodeInput = Uint8Array | { file: string };
+
 export interface DecodePool {
   decode(bytes: Uint8Array, limits: ProbeLimits, options?: ProbeOptions): Promise<DecodedImage>;
   /**
@@ -55,9 +58,12 @@ export interface DecodePool {
    * `giveBytes`, a buffer that `bytes` fills alone is moved to the worker rather than copied (the
    * caller's view becomes empty). With `open`, the bytes are first opened in the worker by that
    * function (for example decrypted and verified); if it throws, the promise rejects with NotOpenedError.
+   *
+   * Given a file, the worker reads it: its bytes never pass through this thread. A missing file
+   * rejects with NotOpenedError, any other failure to read it with an Error (worth a retry).
    */
   decodePrepared<T>(
-    bytes: Uint8Array,
+    input: DecodeInput,
     limits: ProbeLimits,
     prepare: Preparation,
     options?: { giveBytes?: boolean; open?: Preparation },
@@ -116,11 +122,15 @@ export function createDecodePool(options: {
       worker.postMessage({ id, job: pending.job }, pending.transfer);
       withDeadline(done, options.timeoutMs)
         .finally(() => detach())
-        .then(succeeded)
         .then(
           (reply) => {
+            // The worker answered, even if with a failure (a corrupt file): it is kept.
             slot.busy = false;
-            pending.resolve(reply);
+            try {
+              pending.resolve(succeeded(reply));
+            } catch (err) {
+              pending.reject(err);
+            }
           },
           (err: unknown) => {
             // The worker may be stuck or dead: replace it rather than reuse it.
@@ -152,14 +162,21 @@ export function createDecodePool(options: {
       return (await submit({ bytes, limits, options: probeOptions }, [])).image;
     },
     async decodePrepared<T>(
-      bytes: Uint8Array,
+      input: DecodeInput,
       limits: ProbeLimits,
       prepare: Preparation,
       { giveBytes = false, open }: { giveBytes?: boolean; open?: Preparation } = {},
     ) {
-      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      const transfer = giveBytes && whole && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
-      const reply = await submit({ bytes, limits, options: {}, prepare, ...(open ? { open } : {}) }, transfer);
+      let source: Pick<Job, 'bytes' | 'file'>;
+      let transfer: ArrayBuffer[] = [];
+      if (input instanceof Uint8Array) {
+        const whole = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
+        if (giveBytes && whole && input.buffer instanceof ArrayBuffer) transfer = [input.buffer];
+        source = { bytes: input };
+      } else {
+        source = { file: input.file };
+      }
+      const reply = await submit({ ...source, limits, options: {}, prepare, ...(open ? { open } : {}) }, transfer);
       if (!reply.prepared) throw new Error('The decode worker returned nothing prepared.');
       return {
         image: reply.image,
@@ -210,6 +227,7 @@ export class NotOpenedError extends Error {
 function succeeded(reply: Reply): Reply & { ok: true } {
   if (reply.ok) return reply;
   if ('notOpened' in reply) throw new NotOpenedError(reply.notOpened);
+  if ('notRead' in reply) throw new Error(`The file could not be read: ${reply.notRead}`);
   throw new ImagingError(reply.error.code, reply.error.message, { status: reply.error.status });
 }
 

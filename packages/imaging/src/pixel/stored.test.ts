@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocateStored, readStored } from './stored.ts';
+import { allocateStored, readStored, readStoredInPlace } from './stored.ts';
 
 /** Little-endian 16-bit words, optionally starting at an odd byte of their buffer. */
 function words(values: number[], odd = false): Uint8Array {
@@ -57,5 +57,51 @@ describe('readStored, 16-bit little endian', () => {
     const out = allocateStored(raw.length, layout);
     readStored(swapped, false, layout, raw.length, out, 0);
     expect(Array.from(out)).toEqual([0x0fff, 0x0123, 0x0000, 0x0800, 0x0abc]);
+  });
+});
+
+describe('readStoredInPlace (bytes handed over)', () => {
+  const layouts = [
+    { bitsAllocated: 16, bitsStored: 12, highBit: 11, signed: false },
+    { bitsAllocated: 16, bitsStored: 16, highBit: 15, signed: false },
+    { bitsAllocated: 16, bitsStored: 12, highBit: 13, signed: false },
+    { bitsAllocated: 16, bitsStored: 12, highBit: 13, signed: true },
+    { bitsAllocated: 16, bitsStored: 16, highBit: 15, signed: true },
+    { bitsAllocated: 8, bitsStored: 8, highBit: 7, signed: false },
+    { bitsAllocated: 8, bitsStored: 8, highBit: 7, signed: true },
+  ];
+
+  it('gives what the copying read gives, as a view of the same memory, whatever the length and alignment', () => {
+    for (const layout of layouts) {
+      const size = layout.bitsAllocated / 8;
+      for (let count = 1; count <= 11; count++) {
+        const values = Array.from({ length: count }, (_, i) => (i * 0x9e37 + 0xf0a5) & (size === 2 ? 0xffff : 0xff));
+        for (const shift of [0, 2, 4, 6]) {
+          const bytes = new Uint8Array(count * size + shift + 3).subarray(shift, shift + count * size + 3);
+          if (size === 2) bytes.set(words(values));
+          else bytes.set(values);
+          const expected = allocateStored(count, layout);
+          readStored(bytes, true, layout, count, expected, 0);
+          const inPlace = readStoredInPlace(bytes, true, layout, count);
+          expect(inPlace, JSON.stringify({ layout, count, shift })).not.toBeNull();
+          expect(inPlace!.constructor).toBe(expected.constructor);
+          expect(Array.from(inPlace!), JSON.stringify({ layout, count, shift })).toEqual(Array.from(expected));
+          expect(inPlace!.buffer).toBe(bytes.buffer);
+        }
+      }
+    }
+  });
+
+  it('declines where a copy is needed: big-endian or odd-offset words, other depths, too few bytes', () => {
+    const twelve = { bitsAllocated: 16, bitsStored: 12, highBit: 11, signed: false };
+    expect(readStoredInPlace(words([1, 2]), false, twelve, 2)).toBeNull();
+    expect(readStoredInPlace(words([1, 2], true), true, twelve, 2)).toBeNull();
+    expect(readStoredInPlace(words([1]), true, twelve, 2)).toBeNull();
+    expect(
+      readStoredInPlace(new Uint8Array(8), true, { ...twelve, bitsAllocated: 32, bitsStored: 32, highBit: 31 }, 2),
+    ).toBeNull();
+    expect(
+      readStoredInPlace(new Uint8Array(8), true, { bitsAllocated: 8, bitsStored: 6, highBit: 5, signed: false }, 8),
+    ).toBeNull();
   });
 });

@@ -69,7 +69,8 @@ export async function run(argv: string[]): Promise<number> {
       let result: PipelineResult;
       try {
         const bytes = new Uint8Array(await readFile(file));
-        result = await runAnalysisPipeline(bytes, (b) => decodeImage(b, limits), engine);
+        // The file's bytes serve nothing after decoding, so uncompressed pixels are decoded in place.
+        result = await runAnalysisPipeline(bytes, (b) => decodeImage(b, limits, { consumeBytes: true }), engine);
       } catch (error) {
         const message = readableError(error);
         if (message === null) throw error;

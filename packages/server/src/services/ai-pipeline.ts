@@ -36,17 +36,17 @@ export interface PipelineResult {
   timings: PipelineTimings;
 }
 
-/** Decodes and runs a preparation on the image where it decodes (a DecodePool). */
-export interface PreparingDecoder {
+/** Decodes and runs a preparation on the image where it decodes (a DecodePool); `Input`: bytes, or where to read them. */
+export interface PreparingDecoder<Input> {
   decodePrepared(
-    bytes: Uint8Array,
+    input: Input,
     preparation: Preparation,
   ): Promise<{ image: DecodedImage; prepared: WorkerAnalysis; prepareMillis: number; openMillis?: number }>;
 }
 
-export async function runAnalysisPipeline(
-  bytes: Uint8Array,
-  decode: ((bytes: Uint8Array) => Promise<DecodedImage>) | PreparingDecoder,
+export async function runAnalysisPipeline<Input>(
+  input: Input,
+  decode: ((input: Input) => Promise<DecodedImage>) | PreparingDecoder<Input>,
   engine: InferenceEngine,
 ): Promise<PipelineResult> {
   const t0 = performance.now();
@@ -57,7 +57,7 @@ export async function runAnalysisPipeline(
       prepared,
       prepareMillis,
       openMillis = 0,
-    } = await decode.decodePrepared(bytes, engine.workerAnalysis({ heatmapMaxSide: HEATMAP_MAX_SIDE }));
+    } = await decode.decodePrepared(input, engine.workerAnalysis({ heatmapMaxSide: HEATMAP_MAX_SIDE }));
     const { analysis, heatmapPng, overlayPng, encodeMs } = prepared;
     return {
       image: { width: image.width, height: image.height, format: image.format },
@@ -75,7 +75,7 @@ export async function runAnalysisPipeline(
       },
     };
   }
-  const image = await decode(bytes);
+  const image = await decode(input);
   const t1 = performance.now();
   const analysis = await engine.analyse(image);
   const t2 = performance.now();

@@ -20,7 +20,7 @@ import { withScope } from '../db/scope.ts';
 import { PermanentJobError, type BatchJobHandler } from '../jobs/worker.ts';
 import type { Job } from '../jobs/queue.ts';
 import { findScanStates, type ScanState } from '../repositories/scans.ts';
-import { IntegrityError, OPEN_VERIFIED, openVerified, type BlobOpening } from '../storage/blob-store.ts';
+import { IntegrityError, OPEN_VERIFIED } from '../storage/blob-store.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { runAnalysisPipeline } from './ai-pipeline.ts';
 import { flagIntegrityFailure, recordAiResults, type AiRecord } from './scan-service.ts';
@@ -108,7 +108,7 @@ async function analyse(
   if (row.status !== 'PENDING_AI' && !rerun) return null;
 
   const started = performance.now();
-  let sealed: { envelope: Buffer; opening: BlobOpening };
+  let sealed: Awaited<ReturnType<AppContext['blobs']['getSealed']>>;
   try {
     sealed = await ctx.blobs.getSealed(row.blob_sha256);
   } catch (error) {
@@ -120,17 +120,19 @@ async function analyse(
   let result;
   try {
     const limits = { maxPixels: ctx.config.maxImagePixels, maxDimension: ctx.config.maxImageDimension };
-    // Opened (decrypted, hash re-checked) in the decode thread; the envelope was read for this job
-    // alone, so it is moved there, not copied.
-    const open = { ...OPEN_VERIFIED, options: sealed.opening };
+    // Read (a local file), decrypted and its hash re-checked in the decode thread. An envelope
+    // read here was read for this job alone, so it is moved there, not copied.
+    const { envelope, opening } = sealed;
+    const open = { ...OPEN_VERIFIED, options: opening };
     result = await runAnalysisPipeline(
-      sealed.envelope,
+      envelope,
       engine.workerAnalysis
         ? {
-            decodePrepared: (b, preparation) =>
-              decoder.decodePrepared(b, limits, preparation, { giveBytes: true, open }),
+            decodePrepared: (input, preparation) =>
+              decoder.decodePrepared(input, limits, preparation, { giveBytes: true, open }),
           }
-        : (b) => decoder.decode(openVerified(b, sealed.opening), limits),
+        : // Read and opened here: only engines that cannot run in a decode thread come this way.
+          async () => decoder.decode(await ctx.blobs.get(row.blob_sha256), limits),
       engine,
     );
   } catch (error) {

@@ -16,6 +16,8 @@ export interface RawBlobStore {
   putIfAbsent(name: string, bytes: Buffer): Promise<boolean>;
   get(name: string): Promise<Buffer | null>;
   delete(name: string): Promise<void>;
+  /** The local file that holds the object, where there is one, for another thread to read itself. */
+  fileOf?(name: string): string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -27,6 +29,10 @@ export class LocalDirectoryStore implements RawBlobStore {
   private pathOf(name: string): string {
     if (!SHA256_HEX.test(name)) throw new Error('Invalid blob name');
     return join(this.root, name.slice(0, 2), name.slice(2, 4), name);
+  }
+
+  fileOf(name: string): string {
+    return this.pathOf(name);
   }
 
   async putIfAbsent(name: string, bytes: Buffer): Promise<boolean> {
@@ -127,20 +133,25 @@ export class EncryptedBlobStore {
 
   /** Reads, decrypts and re-checks the SHA-256; throws IntegrityError on any mismatch. */
   async get(sha256: string): Promise<Buffer> {
-    const { envelope, opening } = await this.getSealed(sha256);
-    return openVerified(envelope, opening);
+    const envelope = await this.raw.get(sha256);
+    if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
+    return openVerified(envelope, { kek: this.keys.blobKek, sha256 });
   }
 
   /**
    * The stored envelope, still sealed, and what `openVerified` needs to open it: for reading a
-   * large blob where its bytes are used (the AI worker thread), so that decrypting and hashing
-   * 8 MB do not occupy this thread. The opening holds the blob key-encryption key: keep it in
-   * this process.
+   * large blob in the thread where its bytes are used (the AI worker thread), so that decrypting
+   * and hashing 8 MB do not occupy this thread. Where the envelope is a local file, that thread
+   * reads it too (`{ file }`): the bytes then never pass through this one, which would allocate
+   * them afresh for every scan. A missing file is then found by the reader. The opening holds
+   * the blob key-encryption key: keep it in this process.
    */
-  async getSealed(sha256: string): Promise<{ envelope: Buffer; opening: BlobOpening }> {
+  async getSealed(sha256: string): Promise<{ envelope: Buffer | { file: string }; opening: BlobOpening }> {
+    const opening = { kek: this.keys.blobKek, sha256 };
+    if (this.raw.fileOf) return { envelope: { file: this.raw.fileOf(sha256) }, opening };
     const envelope = await this.raw.get(sha256);
     if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
-    return { envelope, opening: { kek: this.keys.blobKek, sha256 } };
+    return { envelope, opening };
   }
 
   /** Removes a blob this request created and no record refers to (a failed upload). */
