@@ -120,11 +120,18 @@ export function createDecodePool(options: {
         };
       });
       worker.postMessage({ id, job: pending.job }, pending.transfer);
+      const replaceWorker = (): void => {
+        const old = slot.worker;
+        slot.worker = spawn({}, options.maxOldGenerationSizeMb);
+        void old.terminate();
+      };
       withDeadline(done, options.timeoutMs)
         .finally(() => detach())
         .then(
           (reply) => {
-            // The worker answered, even if with a failure (a corrupt file): it is kept.
+            // A failure to decode or prepare may leave a WebAssembly codec's memory behind, so
+            // that worker is replaced too; input never opened or read touched no codec.
+            if (!reply.ok && !('notOpened' in reply) && !('notRead' in reply)) replaceWorker();
             slot.busy = false;
             try {
               pending.resolve(succeeded(reply));
@@ -134,10 +141,8 @@ export function createDecodePool(options: {
           },
           (err: unknown) => {
             // The worker may be stuck or dead: replace it rather than reuse it.
-            const old = slot.worker;
-            slot.worker = spawn({}, options.maxOldGenerationSizeMb);
+            replaceWorker();
             slot.busy = false;
-            void old.terminate();
             pending.reject(err);
           },
         )
