@@ -64,7 +64,7 @@ export interface InferenceEngine {
    * say how: a module's function and its options, called there as fn(image, options) and
    * returning a WorkerAnalysis (in-worker.ts).
    */
-  workerAnalysis?(options: { heatmapMaxSide: number }): Preparation;
+  workerAnalysis?(): Preparation;
   /** Analysis of an input already preprocessed (for example, with other preprocessing settings). */
   analysePrepared?(pre: Preprocessed, preprocessMs: number): Promise<Analysis>;
 }
@@ -103,10 +103,9 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   /** `analyseInWorker` with this engine's model folder and settings (in-worker.ts). */
-  workerAnalysis({ heatmapMaxSide }: { heatmapMaxSide: number }): Preparation {
+  workerAnalysis(): Preparation {
     const options: WorkerAnalysisOptions = {
       modelDir: this.loaded.dir,
-      heatmapMaxSide,
       ...(this.options.explain ? { explain: this.options.explain } : {}),
     };
     return { module: IN_WORKER_MODULE, name: 'analyseInWorker', options };

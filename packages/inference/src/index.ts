@@ -35,7 +35,13 @@ export { blendHeatmap, inferno, overlayPixels, renderHeatmapGreyPng, renderHeatm
 export type { Analysis, AnalysisHeatmap, InferenceEngine, ModelOutputs, OnnxEngineOptions } from './engine.ts';
 export { DISCLAIMER, l2normalise, OnnxEngine } from './engine.ts';
 export type { WorkerAnalysis, WorkerAnalysisOptions } from './in-worker.ts';
-export type { HeatmapRenditions } from './heatmap-renditions.ts';
-export { renderHeatmapRenditions } from './heatmap-renditions.ts';
+export type { HeatmapRenditionKind, HeatmapRenditions } from './heatmap-renditions.ts';
+export {
+  HEATMAP_GRID_MAX_SIDE,
+  HEATMAP_MAX_SIDE,
+  heatmapGrid,
+  renderHeatmapRendition,
+  renderHeatmapRenditions,
+} from './heatmap-renditions.ts';
 export type { EvalReport, EvalSet, LabelScore } from './evaluation.ts';
 export { auroc, evaluateModel } from './evaluation.ts';

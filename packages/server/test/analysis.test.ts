@@ -10,7 +10,7 @@ import { withSystem } from '../src/db/scope.ts';
 import type { AiResult } from '../src/repositories/scans.ts';
 import { recordAiResult } from '../src/services/scan-service.ts';
 import { raiseUrgentUnopenedAlerts, URGENT_UNOPENED_ACTION } from '../src/services/urgent-alerts.ts';
-import { HEATMAP_MAX_SIDE } from '../src/services/ai-pipeline.ts';
+import { HEATMAP_MAX_SIDE } from '@scanflow/inference';
 import { bearer, createUser, multipart, startTestApp, uniqueSlug, type TestApp, type TestUser } from './harness.ts';
 import { dicomBytes, pngBytes } from './fixtures.ts';
 
@@ -97,7 +97,7 @@ describe('versioned analyses', () => {
     const highest = Math.max(...analysis.labels.map((l: { probability: number }) => l.probability));
     expect(analysis.confidence).toBeCloseTo(analysis.topFinding ? analysis.topFinding.probability : 1 - highest, 5);
     expect(analysis.uncertain).toBe(analysis.confidence < 0.75);
-    for (const stage of ['read', 'decode', 'preprocess', 'infer', 'explain', 'encode', 'store']) {
+    for (const stage of ['read', 'decode', 'preprocess', 'infer', 'explain']) {
       expect(analysis.timings[stage], stage).toBeGreaterThanOrEqual(0);
     }
     expect(analysis.versions).toHaveLength(1);
@@ -110,6 +110,21 @@ describe('versioned analyses', () => {
     expect(overlay.statusCode).toBe(200);
     expect((await sharp(overlay.rawPayload).metadata()).channels).toBe(4);
     expect(overlay.headers['x-heatmap-label']).toBe(analysis.heatmap.label);
+    // Kept as the model's grid, not as pictures: both are drawn from it on request, the same bytes each time.
+    const kept = await t.ctx.db.query<{
+      grid: { label: string; width: number; height: number; values: number[] };
+      grey: string | null;
+      colour: string | null;
+    }>(
+      `SELECT heatmap_grid AS grid, heatmap_sha256 AS grey, overlay_sha256 AS colour FROM analyses WHERE scan_id = $1`,
+      [scanId],
+    );
+    const { grid, grey: greyBlob, colour } = kept.rows[0]!;
+    expect([grid.label, grid.width, grid.height, grid.values.length]).toEqual([analysis.heatmap.label, 16, 16, 256]);
+    expect([greyBlob, colour]).toEqual([null, null]);
+    expect((await get(doctor, analysis.heatmap.overlayUrl)).rawPayload.equals(overlay.rawPayload)).toBe(true);
+    const current = await get(doctor, `/api/v1/scans/${scanId}/heatmap`);
+    expect(current.rawPayload.equals(overlay.rawPayload)).toBe(true);
 
     const { rows } = await t.ctx.db.query<{ n: number; current: boolean }>(
       `SELECT array_length(a.embedding, 1) AS n, s.analysis_id = a.id AS current

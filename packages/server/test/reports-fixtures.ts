@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import sharp from 'sharp';
 import { JobWorker } from '../src/jobs/worker.ts';
 import { recordAiResult } from '../src/services/scan-service.ts';
 import { reportJobHandlers } from '../src/services/report-jobs.ts';
 import { UserService } from '../src/services/user-service.ts';
+import type { Heatmap } from '@scanflow/inference';
 import type { AiResult } from '../src/repositories/scans.ts';
 import {
   bearer,
@@ -74,19 +74,14 @@ export async function createWard(t: TestApp): Promise<Ward> {
 export const FINDINGS = 'A 9 mm rounded opacity in the right upper zone. No pleural effusion.';
 export const IMPRESSION = 'Solitary pulmonary nodule; CT chest recommended.';
 
-/** An RGBA heatmap like the AI worker stores. */
-async function heatmapPng(): Promise<Buffer> {
-  const size = 64;
-  const pixels = Buffer.alloc(size * size * 4);
-  for (let i = 0; i < size * size; i++) {
-    const x = i % size;
-    const y = Math.floor(i / size);
-    const a = Math.max(0, 1 - Math.hypot(x - 20, y - 24) / 14);
-    pixels.set([255, Math.round(200 * (1 - a)), 0, Math.round(200 * a)], i * 4);
+/** A Grad-CAM grid like the AI worker keeps (16×16 cells, a hot spot upper left of centre). */
+function heatmapGrid(): Heatmap {
+  const size = 16;
+  const values = new Float32Array(size * size);
+  for (let i = 0; i < values.length; i++) {
+    values[i] = Math.max(0, 1 - Math.hypot((i % size) - 5, Math.floor(i / size) - 6) / 4);
   }
-  return sharp(pixels, { raw: { width: size, height: size, channels: 4 } })
-    .png()
-    .toBuffer();
+  return { label: 'nodule', width: size, height: size, values };
 }
 
 async function transition(t: TestApp, user: TestUser, id: string, body: Record<string, unknown>) {
@@ -122,7 +117,6 @@ export async function caseReadyForApproval(
   });
   expect(upload.statusCode, upload.body).toBe(201);
   const id = upload.json().scans[0].id as string;
-  const heatmap = await t.ctx.blobs.put(await heatmapPng());
   const sample = sampleModel().ai!;
   const ai: AiResult = {
     model: sample.model,
@@ -132,9 +126,11 @@ export async function caseReadyForApproval(
     priorityScore: sample.priorityScore,
     priority: sample.priority,
     disclaimer: sample.disclaimer,
-    heatmap: { label: 'nodule', sha256: heatmap.sha256 },
+    heatmap: { label: 'nodule' },
   };
-  await recordAiResult(t.ctx, { orgId: ward.patient.orgId, scanId: id }, ai);
+  await recordAiResult(t.ctx, { orgId: ward.patient.orgId, scanId: id }, ai, {
+    heatmap: { grid: heatmapGrid(), method: 'gradcam' },
+  });
   const verified = await transition(t, ward.doctor, id, {
     action: 'verify',
     findings: options.findings ?? FINDINGS,

@@ -124,6 +124,10 @@ describe('issuing a report', () => {
 
     const again = await regenerateReport(t.ctx, report);
     expect(again.equals(pdf)).toBe(true);
+    // The heatmap overlay in it, drawn from the analysis's grid at issue, is kept with the report.
+    expect(report.heatmap_sha256).toMatch(/^[0-9a-f]{64}$/);
+    const overlay = await t.ctx.blobs.get(report.heatmap_sha256!);
+    expect(overlay.subarray(1, 4).toString()).toBe('PNG');
 
     const path = join(work, 'issued.pdf');
     writeFileSync(path, pdf);

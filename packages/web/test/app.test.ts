@@ -23,7 +23,6 @@ import { dicomBytes, pngBytes } from '../../server/test/fixtures.ts';
 import { imageDataset, part10, text } from '../../imaging/src/testing/dicom-writer.ts';
 import sharp from 'sharp';
 import { startBackgroundWork } from '../../server/src/background.ts';
-import { renderHeatmapPng } from '@scanflow/inference';
 import { recordAiResult } from '../../server/src/services/scan-service.ts';
 import { WEB_ROOT, ensureWebBuilt } from '../scripts/ensure-built.ts';
 import { storeSession } from './stored-session.ts';
@@ -274,15 +273,11 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     values[3 * 16 + 4] = 1;
     values[3 * 16 + 5] = 0.7;
     values[4 * 16 + 4] = 0.6;
-    const overlay = await renderHeatmapPng(
-      { label: 'pneumothorax', width: 16, height: 16, values },
-      { width: 64, height: 64 },
-    );
-    const stored = await t.ctx.blobs.put(overlay.png);
     await recordAiResult(
       t.ctx,
       { orgId: patient.orgId, scanId: urgent },
-      { ...aiResult('HIGH', 0.91), heatmap: { label: 'pneumothorax', sha256: stored.sha256 } },
+      { ...aiResult('HIGH', 0.91), heatmap: { label: 'pneumothorax' } },
+      { heatmap: { grid: { label: 'pneumothorax', width: 16, height: 16, values }, method: 'gradcam' } },
     );
 
     const page = await newPage();

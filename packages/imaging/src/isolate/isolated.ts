@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ImagingError } from '../errors.ts';
 import type { DecodedImage } from '../image.ts';
@@ -198,7 +199,24 @@ export function createDecodePool(options: {
   };
 }
 
+/**
+ * A decode thread allocates one large buffer per image (the decrypted file, 8 MB for a 2048²
+ * radiograph) and holds it across the model's asynchronous run, so it outlives a young-generation
+ * collection. V8 counts such memory against the old generation's limit, set from the thread's
+ * small heap (16 MB): without room to grow, some threads fell into a full collection every image
+ * or two (up to 5 ms of CPU an image). A floor under that limit, for isolates created from now on
+ * (so the decode threads, not the main thread), lets those buffers go in the ordinary way.
+ */
+let oldSpaceFloorSet = false;
+function setDecodeThreadOldSpaceFloor(): void {
+  if (oldSpaceFloorSet) return;
+  oldSpaceFloorSet = true;
+  setFlagsFromString(`--initial-old-space-size=${DECODE_THREAD_OLD_SPACE_FLOOR_MB}`);
+}
+const DECODE_THREAD_OLD_SPACE_FLOOR_MB = 128;
+
 function spawn(workerData: { job?: Job }, maxOldGenerationSizeMb?: number): Worker {
+  setDecodeThreadOldSpaceFloor();
   const entry = new URL('./worker.ts', import.meta.url).href;
   const bootstrap = `import { register } from ${JSON.stringify(tsxEsmApi())}; register(); await import(${JSON.stringify(entry)});`;
   const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {

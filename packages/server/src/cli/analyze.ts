@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeImage, ImagingError } from '@scanflow/imaging';
-import { ModelLoadError, OnnxEngine } from '@scanflow/inference';
+import { ModelLoadError, OnnxEngine, renderHeatmapRenditions } from '@scanflow/inference';
 import { loadConfig } from '../config.ts';
 import { runAnalysisPipeline, type PipelineResult } from '../services/ai-pipeline.ts';
 import { modelRegistry } from '../services/model-catalog.ts';
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
         print({ file, ok: false, error: message }, values.json === true);
         continue;
       }
-      const heatmapFiles = values.heatmaps ? writeHeatmaps(values.heatmaps, file, index, result) : null;
+      const heatmapFiles = values.heatmaps ? await writeHeatmaps(values.heatmaps, file, index, result) : null;
       progress?.clear();
       print(describe(file, result, heatmapFiles), values.json === true);
     }
@@ -129,14 +129,15 @@ function describe(file: string, r: PipelineResult, heatmapFiles: { heatmap: stri
   };
 }
 
-function writeHeatmaps(dir: string, file: string, index: number, r: PipelineResult) {
-  if (!r.heatmapPng || !r.overlayPng) return null;
+async function writeHeatmaps(dir: string, file: string, index: number, r: PipelineResult) {
+  if (!r.analysis.heatmap) return null;
+  const { heatmapPng, overlayPng } = await renderHeatmapRenditions(r.analysis.heatmap, r.image);
   // The position keeps two inputs with one name (a/1.png, b/1.png) apart.
   const stem = `${String(index + 1).padStart(4, '0')}-${basename(file, extname(file))}`;
   const heatmap = join(dir, `${stem}.heatmap.png`);
   const overlay = join(dir, `${stem}.overlay.png`);
-  writeFileSync(heatmap, r.heatmapPng);
-  writeFileSync(overlay, r.overlayPng);
+  writeFileSync(heatmap, heatmapPng);
+  writeFileSync(overlay, overlayPng);
   return { heatmap, overlay };
 }
 

@@ -45,7 +45,16 @@ export const AiResultSchema = Type.Object({
   priorityScore: Type.Number(),
   priority: Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]),
   disclaimer: Type.String(),
-  heatmap: Type.Optional(Nullable(Type.Object({ label: Type.String(), sha256: Type.String() }))),
+  heatmap: Type.Optional(
+    Nullable(
+      Type.Object({
+        label: Type.String({ description: 'The label the heatmap explains (GET /scans/{id}/heatmap)' }),
+        sha256: Type.Optional(
+          Type.String({ description: 'Its stored overlay, in results recorded before heatmaps were drawn on request' }),
+        ),
+      }),
+    ),
+  ),
   analysisVersion: Type.Optional(Type.Integer({ description: 'The run of GET /scans/{id}/analysis this is' })),
 });
 

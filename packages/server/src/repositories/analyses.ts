@@ -20,10 +20,22 @@ export interface AnalysisThresholds {
   high: number | null;
 }
 
-/** Stage timings of one run, milliseconds: read (decrypt + verify), decode, … store (blobs). */
+/**
+ * Stage timings of one run, milliseconds: read (decrypt + verify), decode, preprocess, infer,
+ * explain; runs recorded before heatmaps were drawn on request also have encode and store.
+ */
 export type AnalysisTimings = Partial<
   Record<'read' | 'decode' | 'preprocess' | 'infer' | 'explain' | 'encode' | 'store', number>
 >;
+
+/** A heatmap's grid as kept (@scanflow/inference's Heatmap, its values as a plain array). */
+export interface HeatmapGridJson {
+  label: string;
+  width: number;
+  height: number;
+  values: number[];
+  imageRegion?: { top: number; left: number; height: number; width: number };
+}
 
 export interface NewAnalysis {
   orgId: string;
@@ -36,7 +48,17 @@ export interface NewAnalysis {
   uncertain: boolean;
   priority: Priority;
   priorityScore: number;
-  heatmap: { label: string; sha256: string; overlaySha256: string | null; method: 'gradcam' | 'occlusion' } | null;
+  /**
+   * The map kept as its grid (drawn when someone looks), or, from callers that drew them, the
+   * stored grey map and colour overlay.
+   */
+  heatmap: {
+    label: string;
+    method: 'gradcam' | 'occlusion';
+    grid: HeatmapGridJson | null;
+    sha256: string | null;
+    overlaySha256: string | null;
+  } | null;
   embedding: number[] | null;
   timings: AnalysisTimings | null;
   requestedBy: string | null;
@@ -59,6 +81,7 @@ export interface AnalysisRow {
   heatmap_sha256: string | null;
   overlay_sha256: string | null;
   heatmap_method: 'gradcam' | 'occlusion' | null;
+  heatmap_grid: HeatmapGridJson | null;
   timings: AnalysisTimings | null;
   requested_by: string | null;
   created_at: Date;
@@ -88,15 +111,15 @@ export async function insertAnalyses(
   const { rows } = await tx.query<{ id: string; scan_id: string; version: number }>(
     `INSERT INTO analyses (org_id, scan_id, version, model_name, model_version, labels, thresholds, top_finding,
                            confidence, uncertain, priority, priority_score, heatmap_label, heatmap_sha256,
-                           overlay_sha256, heatmap_method, embedding, timings, requested_by)
+                           overlay_sha256, heatmap_method, heatmap_grid, embedding, timings, requested_by)
      SELECT r.org_id, r.scan_id, (SELECT coalesce(max(a.version), 0) + 1 FROM analyses a WHERE a.scan_id = r.scan_id),
             r.model_name, r.model_version, r.labels, r.thresholds, r.top_finding, r.confidence, r.uncertain,
             r.priority, r.priority_score, r.heatmap_label, r.heatmap_sha256, r.overlay_sha256, r.heatmap_method,
-            r.embedding, r.timings, r.requested_by
+            r.heatmap_grid, r.embedding, r.timings, r.requested_by
        FROM jsonb_to_recordset($1::jsonb) AS r(org_id uuid, scan_id uuid, model_name text, model_version text,
             labels jsonb, thresholds jsonb, top_finding jsonb, confidence real, uncertain boolean, priority text,
             priority_score real, heatmap_label text, heatmap_sha256 text, overlay_sha256 text, heatmap_method text,
-            embedding real[], timings jsonb, requested_by uuid)
+            heatmap_grid jsonb, embedding real[], timings jsonb, requested_by uuid)
      RETURNING id, scan_id, version`,
     [
       JSON.stringify(
@@ -116,6 +139,7 @@ export async function insertAnalyses(
           heatmap_sha256: a.heatmap?.sha256 ?? null,
           overlay_sha256: a.heatmap?.overlaySha256 ?? null,
           heatmap_method: a.heatmap?.method ?? null,
+          heatmap_grid: a.heatmap?.grid ?? null,
           embedding: a.embedding,
           timings: a.timings,
           requested_by: a.requestedBy,
@@ -131,7 +155,7 @@ export async function insertAnalyses(
 
 const COLUMNS = `a.id, a.scan_id, a.version, a.model_name, a.model_version, a.labels, a.thresholds, a.top_finding,
   a.confidence, a.uncertain, a.priority, a.priority_score, a.heatmap_label, a.heatmap_sha256, a.overlay_sha256,
-  a.heatmap_method, a.timings, a.requested_by, a.created_at, (s.analysis_id = a.id) AS current`;
+  a.heatmap_method, a.heatmap_grid, a.timings, a.requested_by, a.created_at, (s.analysis_id = a.id) AS current`;
 
 /** One run of a scan: the given version, or the scan's current one. */
 export async function findAnalysis(tx: Queryable, scanId: string, version?: number): Promise<AnalysisRow | null> {

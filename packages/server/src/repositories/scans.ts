@@ -21,8 +21,11 @@ export interface AiResult {
   priority: Priority;
   /** Always shown with the result: the AI supports, it does not diagnose. */
   disclaimer: string;
-  /** The colour overlay of the heatmap (the blob GET /scans/{id}/heatmap serves). */
-  heatmap?: { label: string; sha256: string } | null;
+  /**
+   * The heatmap GET /scans/{id}/heatmap serves, for this label; `sha256`, its stored colour overlay,
+   * only in results recorded before the pictures were drawn on request (from the analysis's grid).
+   */
+  heatmap?: { label: string; sha256?: string } | null;
   /** Which run of `analyses` this is (set by recordAiResult). */
   analysisVersion?: number;
 }

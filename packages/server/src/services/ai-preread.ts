@@ -1,9 +1,9 @@
 /**
  * The AI pre-read (SPEC M3–M6): a job per new scan, run by the worker. It reads the scan's stored
  * envelope and, in an isolated decode worker thread with hard limits, decrypts it, re-verifies its
- * hash, decodes it and runs the active model's whole analysis with its Grad-CAM heatmap renditions
- * (services/ai-pipeline.ts); then it stores the grey map and the colour overlay as encrypted blobs
- * and records the result through `recordAiResults`, which writes a new analysis version, moves the
+ * hash, decodes it and runs the active model's whole analysis with its Grad-CAM heatmap
+ * (services/ai-pipeline.ts); then it records the result through `recordAiResults`, which writes a
+ * new analysis version (the heatmap kept as its small grid, drawn when someone looks), moves the
  * scan to AI_ANALYZED and sets its priority.
  *
  * Jobs come in batches (up to AI_BATCH_SIZE when the queue is full): the scans are read in one
@@ -14,7 +14,7 @@
  * after a model change): a new version, the scan's status and waiting time left as they are.
  */
 import { ImagingError, NotOpenedError, type DecodePool } from '@scanflow/imaging';
-import type { InferenceEngine } from '@scanflow/inference';
+import { heatmapGrid, type InferenceEngine } from '@scanflow/inference';
 import type { AppContext } from '../context.ts';
 import { withScope } from '../db/scope.ts';
 import { PermanentJobError, type BatchJobHandler } from '../jobs/worker.ts';
@@ -155,14 +155,8 @@ async function analyse(
     throw new PermanentJobError(`the image could not be decoded: ${error.message}`);
   }
 
-  const { analysis, heatmapPng, overlayPng, timings } = result;
-  const t0 = performance.now();
-  const [heatmap, overlay] = await Promise.all([
-    heatmapPng ? ctx.blobs.put(heatmapPng) : null,
-    overlayPng ? ctx.blobs.put(overlayPng) : null,
-  ]);
-  const store = performance.now() - t0;
-  const explained = analysis.heatmap && heatmap && overlay ? analysis.heatmap : null;
+  const { analysis, image, timings } = result;
+  const explained = analysis.heatmap;
   const { open, ...stages } = timings;
   return {
     scanId,
@@ -187,14 +181,14 @@ async function analyse(
       priorityScore: analysis.priorityScore,
       priority: analysis.priority,
       disclaimer: analysis.disclaimer,
-      heatmap: explained && overlay ? { label: explained.label, sha256: overlay.sha256 } : null,
+      heatmap: explained ? { label: explained.label } : null,
     },
     artefacts: {
       embedding: analysis.embedding,
-      heatmap: explained && heatmap ? { sha256: heatmap.sha256, method: explained.method } : null,
+      heatmap: explained ? { grid: heatmapGrid(explained, image), method: explained.method } : null,
       thresholds: analysis.thresholds,
       // `read`: fetching the envelope plus decrypting and verifying it (in the decode thread).
-      timings: { read: fetched + open, ...stages, store },
+      timings: { read: fetched + open, ...stages },
     },
     options: { rerun, requestedBy: payload.requestedBy ?? null },
   };

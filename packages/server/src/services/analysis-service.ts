@@ -16,9 +16,10 @@ import { enforce, scopeOf } from './access.ts';
 import type { AiJobPayload } from './ai-preread.ts';
 import type { AuthenticatedSession } from './auth-service.ts';
 import { openCase } from './case-access.ts';
+import { heatmapPicture, type HeatmapPicture } from './heatmap-pictures.ts';
 import { AI_PREREAD_JOB } from './scan-service.ts';
 
-export type AnalysisImage = 'heatmap' | 'overlay';
+export type AnalysisImage = HeatmapPicture;
 
 export interface AnalysisVersionSummary {
   version: number;
@@ -104,17 +105,25 @@ export class AnalysisService {
     });
   }
 
-  /** A heatmap image of a run: the grey map (the data) or the colour overlay (for viewers). */
+  /**
+   * A heatmap picture of a run (the scan's current one unless `version`): the grey map (the data)
+   * or the colour overlay (for viewers), drawn from the run's grid (heatmap-pictures.ts).
+   */
   async image(
     session: AuthenticatedSession,
     scanId: string,
     kind: AnalysisImage,
     version?: number,
   ): Promise<{ png: Buffer; label: string; version: number }> {
-    const run = await this.inScan(session, scanId, 'scan.read', (tx) => findAnalysis(tx, scanId, version));
-    const sha256 = kind === 'heatmap' ? run?.heatmap_sha256 : run?.overlay_sha256;
-    if (!run || !sha256 || !run.heatmap_label) throw notFound('Heatmap');
-    return { png: await this.ctx.blobs.get(sha256), label: run.heatmap_label, version: run.version };
+    const found = await this.inScan(session, scanId, 'scan.read', async (tx, scan) => {
+      const run = await findAnalysis(tx, scanId, version);
+      return run && { run, size: { width: scan.width, height: scan.height } };
+    });
+    if (!found?.run.heatmap_label) throw notFound('Heatmap');
+    const { run, size } = found;
+    const png = await heatmapPicture(this.ctx, run, kind, size);
+    if (!png) throw notFound('Heatmap');
+    return { png, label: run.heatmap_label!, version: run.version };
   }
 
   /**

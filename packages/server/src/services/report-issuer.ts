@@ -14,11 +14,13 @@ import { withScope, type Scope } from '../db/scope.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { enqueueJob, type Job } from '../jobs/queue.ts';
 import { PermanentJobError } from '../jobs/worker.ts';
+import { findAnalysis, type AnalysisRow } from '../repositories/analyses.ts';
 import { findScan, type ScanRow } from '../repositories/scans.ts';
 import { insertDelivery, insertReport, latestReport, type ReportRow } from '../repositories/reports.ts';
 import { IntegrityError } from '../storage/blob-store.ts';
 import { renderReportPdf, RENDERER } from '../reports/layout.ts';
 import { contentFingerprint, type ReportImages, type ReportModel, type SignOff } from '../reports/model.ts';
+import { heatmapPicture } from './heatmap-pictures.ts';
 import { flagIntegrityFailure } from './scan-service.ts';
 
 export const REPORT_GENERATE_JOB = 'report_generate';
@@ -156,8 +158,11 @@ async function verifiedBlob(ctx: AppContext, scan: ScanRow, sha256: string): Pro
   }
 }
 
-/** The pictures for the report: a display rendition of the scan and the AI's heatmap overlay. */
-async function readImages(ctx: AppContext, scan: ScanRow): Promise<ReportImages> {
+/**
+ * The pictures for the report: a display rendition of the scan and the AI's heatmap overlay (the
+ * stored one, or drawn now from the current analysis's grid; the report then stores it).
+ */
+async function readImages(ctx: AppContext, scan: ScanRow, run: AnalysisRow | null): Promise<ReportImages> {
   const original = await verifiedBlob(ctx, scan, scan.blob_sha256);
   let image: Buffer | null = null;
   try {
@@ -170,7 +175,10 @@ async function readImages(ctx: AppContext, scan: ScanRow): Promise<ReportImages>
     // An image the server cannot decode still gets its report, without the picture.
     if (!(error instanceof ImagingError)) throw error;
   }
-  const heatmap = scan.heatmap_sha256 && image ? await verifiedBlob(ctx, scan, scan.heatmap_sha256) : null;
+  if (!image) return { image, heatmap: null };
+  const heatmap = scan.heatmap_sha256
+    ? await verifiedBlob(ctx, scan, scan.heatmap_sha256)
+    : run && (await heatmapPicture(ctx, run, 'overlay', scan));
   return { image, heatmap };
 }
 
@@ -185,11 +193,11 @@ export async function issueReport(ctx: AppContext, job: Pick<Job, 'orgId' | 'pay
     if (existing) return { existing };
     if (scan.status !== 'REPORT_READY') throw new PermanentJobError('The case is not approved');
     if (scan.integrity !== 'ok') throw new PermanentJobError('The scan failed its integrity check');
-    return { scan, ...(await readCase(tx, ctx, scan)) };
+    return { scan, run: await findAnalysis(tx, scanId), ...(await readCase(tx, ctx, scan)) };
   });
   if ('existing' in read) return read.existing!;
-  const { scan, patient } = read;
-  const images = await readImages(ctx, scan);
+  const { scan, run, patient } = read;
+  const images = await readImages(ctx, scan, run);
 
   const draft: ReportModel = {
     ...read.model,
@@ -205,6 +213,7 @@ export async function issueReport(ctx: AppContext, job: Pick<Job, 'orgId' | 'pay
   const pdfSha256 = sha256Hex(pdf);
   const stored = [await ctx.blobs.put(pdf)];
   if (images.image) stored.push(await ctx.blobs.put(images.image));
+  if (images.heatmap && !scan.heatmap_sha256) stored.push(await ctx.blobs.put(images.heatmap));
   try {
     const row: ReportRow = {
       id: model.reportId,
@@ -221,7 +230,7 @@ export async function issueReport(ctx: AppContext, job: Pick<Job, 'orgId' | 'pay
       renderer: RENDERER,
       model_enc: ctx.cipher.encryptJson(model),
       image_sha256: images.image ? sha256Hex(images.image) : null,
-      heatmap_sha256: images.heatmap ? scan.heatmap_sha256 : null,
+      heatmap_sha256: images.heatmap ? sha256Hex(images.heatmap) : null,
     };
     await withScope(ctx.db, scope, async (tx) => {
       // Release is blocked if the scan was flagged meanwhile.

@@ -45,6 +45,8 @@ import {
 import { enqueueJob } from '../jobs/queue.ts';
 import { REPORT_GENERATE_JOB } from './report-issuer.ts';
 import { insertAnalyses, type AnalysisTimings } from '../repositories/analyses.ts';
+import { heatmapGridJson } from './heatmap-pictures.ts';
+import type { Heatmap } from '@scanflow/inference';
 import { LruCache } from './lru-cache.ts';
 import { AI_PREREAD_JOB, ingestInstances, type PatientChoice, type UploadedFile } from './ingest.ts';
 
@@ -354,13 +356,6 @@ export class ScanService {
     });
   }
 
-  /** The AI heatmap overlay (an RGBA PNG over the image) for the top finding, if the model made one. */
-  async readHeatmap(session: AuthenticatedSession, id: string): Promise<{ png: Buffer; label: string }> {
-    const row = await this.readable(session, id);
-    if (!row.heatmap_sha256 || !row.ai_result?.heatmap) throw notFound('Heatmap');
-    return { png: await this.ctx.blobs.get(row.heatmap_sha256), label: row.ai_result.heatmap.label };
-  }
-
   /** The original bytes, decrypted and re-verified against the recorded SHA-256. */
   async readImage(
     session: AuthenticatedSession,
@@ -441,8 +436,11 @@ export class ScanService {
 /** What a run produced beyond the headline result: artefacts, thresholds and stage timings. */
 export interface AiArtefacts {
   embedding?: number[];
-  /** The grey Grad-CAM map's blob (the colour overlay is `result.heatmap`). */
-  heatmap?: { sha256: string; method: 'gradcam' | 'occlusion' } | null;
+  /**
+   * The map of `result.heatmap`: its grid, from which both pictures are drawn when someone looks;
+   * or, from a caller that drew them, the grey map's blob (the colour overlay's is `result.heatmap`).
+   */
+  heatmap?: { grid?: Heatmap; sha256?: string; method: 'gradcam' | 'occlusion' } | null;
   thresholds?: { uncertain: number; high: number };
   timings?: AnalysisTimings;
 }
@@ -588,9 +586,10 @@ async function recordAiResultsIn(
         result.heatmap && artefacts.heatmap
           ? {
               label: result.heatmap.label,
-              sha256: artefacts.heatmap.sha256,
-              overlaySha256: result.heatmap.sha256,
               method: artefacts.heatmap.method,
+              grid: artefacts.heatmap.grid ? heatmapGridJson(artefacts.heatmap.grid) : null,
+              sha256: artefacts.heatmap.sha256 ?? null,
+              overlaySha256: result.heatmap.sha256 ?? null,
             }
           : null,
       embedding: artefacts.embedding ?? null,

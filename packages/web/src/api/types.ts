@@ -56,7 +56,9 @@ export interface AiResult {
   priorityScore: number;
   priority: Priority;
   disclaimer: string;
-  heatmap?: { label: string; sha256: string } | null;
+  heatmap?: { label: string; sha256?: string } | null;
+  /** Which run of the scan's analyses this is. */
+  analysisVersion?: number;
 }
 
 export interface ScanSummary {

@@ -90,7 +90,11 @@ export function ScanViewer({ scan, tools = [], overlay }: Props) {
   const large = Math.max(scan.width, scan.height) > AUTO_FULL_LIMIT;
   const wantFull = !large || fullRequested || view.zoom > 1.5;
   const { rendition, loading, problem } = useRendition(scan.id, image, frame, requested, wantFull);
-  const heatmap = useHeatmap(scan.id, scan.ai?.heatmap?.sha256 ?? null);
+  // Fetched again when a re-run records a new analysis.
+  const heatmap = useHeatmap(
+    scan.id,
+    scan.ai?.heatmap ? `${scan.ai.analysisVersion ?? 0}:${scan.ai.heatmap.label}` : null,
+  );
 
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);

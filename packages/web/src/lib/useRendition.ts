@@ -83,11 +83,14 @@ export function useRendition(
   return state;
 }
 
-/** The AI heatmap (an RGBA PNG) as a bitmap, or null when the scan has none or it cannot be read. */
-export function useHeatmap(scanId: string, sha256: string | null): ImageBitmap | null {
+/**
+ * The AI heatmap (an RGBA PNG) as a bitmap, or null when the scan has none or it cannot be read.
+ * `analysis` names the analysis it belongs to (null: none), so that a new one is fetched anew.
+ */
+export function useHeatmap(scanId: string, analysis: string | null): ImageBitmap | null {
   const [bitmap, setBitmap] = useState<ImageBitmap | null>(null);
   useEffect(() => {
-    if (!sha256) return undefined;
+    if (!analysis) return undefined;
     let live = true;
     api
       .heatmap(scanId)
@@ -99,6 +102,6 @@ export function useHeatmap(scanId: string, sha256: string | null): ImageBitmap |
     return () => {
       live = false;
     };
-  }, [scanId, sha256]);
+  }, [scanId, analysis]);
   return bitmap;
 }

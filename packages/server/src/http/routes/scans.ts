@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AppError, isScanStatus, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
+import { AnalysisService } from '../../services/analysis-service.ts';
 import type { UploadedFile, WorklistPage } from '../../services/scan-service.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -28,6 +29,7 @@ const serialisedPages = new WeakMap<WorklistPage, string>();
 
 export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const scans = app.services.scans;
+  const analyses = new AnalysisService(app.ctx);
 
   app.post(
     '/',
@@ -258,7 +260,8 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const heatmap = await scans.readHeatmap(sessionOf(request), request.params.id);
+      // The current analysis's colour overlay (as GET /scans/{id}/analysis/overlay).
+      const heatmap = await analyses.image(sessionOf(request), request.params.id, 'overlay');
       return reply
         .headers({
           'content-type': 'image/png',
