@@ -106,7 +106,8 @@ function readWords16(
     const target = out.subarray(outOffset, outOffset + count);
     if (shift === 0) {
       if (!copyMasked(words, target, mask)) {
-        target.set(words);
+        // In place (readStoredInPlace), the words are already where they belong.
+        if (target.byteOffset !== words.byteOffset || target.buffer !== words.buffer) target.set(words);
         maskInPlace(target, mask);
       }
     } else {
@@ -196,23 +197,11 @@ export function readStoredInPlace(
       : new Uint8Array(src.buffer, src.byteOffset, count);
   }
   if (bitsAllocated !== 16 || src.byteOffset % 2 !== 0 || src.length < count * 2) return null;
-  const words = new Uint16Array(src.buffer, src.byteOffset, count);
-  const mask = (1 << bitsStored) - 1;
-  if (!signed) {
-    if (shift !== 0) for (let i = 0; i < count; i++) words[i] = (words[i]! >> shift) & mask;
-    else if (bitsStored < 16) maskInPlace(words, mask);
-    return words;
-  }
-  const values = new Int16Array(src.buffer, src.byteOffset, count);
-  if (bitsStored === 16 && shift === 0) return values;
-  // Each word is read before its own slot is written: in place is safe.
-  const sign = 1 << (bitsStored - 1);
-  const wrap = 1 << bitsStored;
-  for (let i = 0; i < count; i++) {
-    let v = (words[i]! >> shift) & mask;
-    if (v & sign) v -= wrap;
-    values[i] = v;
-  }
+  const values = signed
+    ? new Int16Array(src.buffer, src.byteOffset, count)
+    : new Uint16Array(src.buffer, src.byteOffset, count);
+  // readWords16 reads each word before it writes that slot, so its output may be its input.
+  if (bitsStored !== 16 || shift !== 0) readWords16(src, count, shift, bitsStored, signed, values, 0);
   return values;
 }
 
