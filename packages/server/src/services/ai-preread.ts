@@ -20,7 +20,7 @@ import { withScope } from '../db/scope.ts';
 import { PermanentJobError, type BatchJobHandler } from '../jobs/worker.ts';
 import type { Job } from '../jobs/queue.ts';
 import { findScanStates, type ScanState } from '../repositories/scans.ts';
-import { IntegrityError, OPEN_VERIFIED } from '../storage/blob-store.ts';
+import { IntegrityError, OPEN_VERIFIED, type SealedBlob } from '../storage/blob-store.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { runAnalysisPipeline } from './ai-pipeline.ts';
 import { flagIntegrityFailure, recordAiResults, type AiRecord } from './scan-service.ts';
@@ -108,7 +108,7 @@ async function analyse(
   if (row.status !== 'PENDING_AI' && !rerun) return null;
 
   const started = performance.now();
-  let sealed: Awaited<ReturnType<AppContext['blobs']['getSealed']>>;
+  let sealed: SealedBlob;
   try {
     sealed = await ctx.blobs.getSealed(row.blob_sha256);
   } catch (error) {

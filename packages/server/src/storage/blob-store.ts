@@ -86,6 +86,12 @@ export interface BlobOpening {
   sha256: string;
 }
 
+/** A stored envelope, or (local storage) its file, with what `openVerified` needs to open it. */
+export interface SealedBlob {
+  envelope: Buffer | { file: string };
+  opening: BlobOpening;
+}
+
 /** Decrypts an envelope and re-checks its SHA-256; IntegrityError on any mismatch. Pure: runs in any thread. */
 export function openVerified(envelope: Uint8Array, { kek, sha256 }: BlobOpening): Buffer {
   let plaintext: Buffer;
@@ -133,9 +139,7 @@ export class EncryptedBlobStore {
 
   /** Reads, decrypts and re-checks the SHA-256; throws IntegrityError on any mismatch. */
   async get(sha256: string): Promise<Buffer> {
-    const envelope = await this.raw.get(sha256);
-    if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
-    return openVerified(envelope, { kek: this.keys.blobKek, sha256 });
+    return openVerified(await this.envelopeOf(sha256), this.openingOf(sha256));
   }
 
   /**
@@ -146,12 +150,20 @@ export class EncryptedBlobStore {
    * them afresh for every scan. A missing file is then found by the reader. The opening holds
    * the blob key-encryption key: keep it in this process.
    */
-  async getSealed(sha256: string): Promise<{ envelope: Buffer | { file: string }; opening: BlobOpening }> {
-    const opening = { kek: this.keys.blobKek, sha256 };
+  async getSealed(sha256: string): Promise<SealedBlob> {
+    const opening = this.openingOf(sha256);
     if (this.raw.fileOf) return { envelope: { file: this.raw.fileOf(sha256) }, opening };
+    return { envelope: await this.envelopeOf(sha256), opening };
+  }
+
+  private async envelopeOf(sha256: string): Promise<Buffer> {
     const envelope = await this.raw.get(sha256);
     if (!envelope) throw new IntegrityError(sha256, 'the blob is missing');
-    return { envelope, opening };
+    return envelope;
+  }
+
+  private openingOf(sha256: string): BlobOpening {
+    return { kek: this.keys.blobKek, sha256 };
   }
 
   /** Removes a blob this request created and no record refers to (a failed upload). */
