@@ -213,7 +213,8 @@ export async function issueReport(ctx: AppContext, job: Pick<Job, 'orgId' | 'pay
   const pdfSha256 = sha256Hex(pdf);
   const stored = [await ctx.blobs.put(pdf)];
   if (images.image) stored.push(await ctx.blobs.put(images.image));
-  if (images.heatmap && !scan.heatmap_sha256) stored.push(await ctx.blobs.put(images.heatmap));
+  // A stored overlay is found already there (content-addressed); one drawn from the grid is kept.
+  if (images.heatmap) stored.push(await ctx.blobs.put(images.heatmap));
   try {
     const row: ReportRow = {
       id: model.reportId,
