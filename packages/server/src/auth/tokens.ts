@@ -6,7 +6,7 @@
  *
  * Refresh tokens are opaque random strings; only their SHA-256 is stored (see auth-service.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { isRole, unauthorized, type Role } from '@scanflow/domain';
 
@@ -37,14 +37,19 @@ export class TokenService {
   ) {}
 
   issueAccess(claims: AccessClaims): Promise<string> {
-    return new SignJWT({ org: claims.orgId, role: claims.role, sid: claims.sessionId, mfa: claims.mfa })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(claims.userId)
-      .setIssuer(ISSUER)
-      .setAudience(ACCESS_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime(`${this.accessTtlSeconds}s`)
-      .sign(this.key);
+    return (
+      new SignJWT({ org: claims.orgId, role: claims.role, sid: claims.sessionId, mfa: claims.mfa })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        // A unique id, so that two tokens issued for one session within a second (a sign-in and an
+        // immediate refresh) are still different tokens: clients tell a renewed token from the old one.
+        .setJti(randomUUID())
+        .setSubject(claims.userId)
+        .setIssuer(ISSUER)
+        .setAudience(ACCESS_AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime(`${this.accessTtlSeconds}s`)
+        .sign(this.key)
+    );
   }
 
   /**
