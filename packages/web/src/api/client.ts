@@ -4,7 +4,9 @@
  * Tokens live in localStorage so that every tab shares one session. Refresh tokens rotate (each
  * works once), so a refresh is single-flight within a tab and serialised across tabs with the Web
  * Locks API: whoever gets the lock second finds the tokens already renewed and uses them instead of
- * spending the old refresh token a second time (which the server would treat as reuse).
+ * spending the old refresh token a second time (which the server would treat as reuse). "Already
+ * renewed" is judged by the refresh token, which is random and new at every rotation, and read
+ * from IndexedDB as well as localStorage, which another tab can see late (see token-handover.ts).
  */
 import type {
   AdminUser,
@@ -31,6 +33,7 @@ import type {
   TransitionInput,
   WorklistQuery,
 } from './types.ts';
+import { forgetRenewals, recordRenewal, tokensThatReplaced } from './token-handover.ts';
 
 const BASE = '/api/v1';
 const STORAGE_KEY = 'scanflow.session';
@@ -109,6 +112,7 @@ if (typeof window !== 'undefined') {
 /** Ends the session locally, telling the app why (shown on the sign-in page). */
 export function endSession(reason: string | null): void {
   localStorage.removeItem(STORAGE_KEY);
+  void forgetRenewals();
   notify(null, reason);
 }
 
@@ -138,12 +142,18 @@ async function withRefreshLock<T>(run: () => Promise<T>): Promise<T> {
   return run();
 }
 
-async function doRefresh(staleAccessToken: string): Promise<RefreshOutcome> {
+async function doRefresh(stale: StoredSession): Promise<RefreshOutcome> {
   return withRefreshLock(async () => {
     const current = readSession();
     if (!current) return 'rejected';
     // Another tab (or an earlier call) renewed the tokens while we waited for the lock.
-    if (current.accessToken !== staleAccessToken) return 'renewed';
+    if (current.refreshToken !== stale.refreshToken) return 'renewed';
+    // ...and this tab's copy of localStorage may not show it yet; IndexedDB does.
+    const handedOver = await tokensThatReplaced(current.refreshToken);
+    if (handedOver) {
+      writeSession({ ...current, ...handedOver });
+      return 'renewed';
+    }
     let response: Response;
     try {
       response = await fetch(`${BASE}/auth/refresh`, {
@@ -158,27 +168,29 @@ async function doRefresh(staleAccessToken: string): Promise<RefreshOutcome> {
     if (response.status === 400 || response.status === 401 || response.status === 403) return 'rejected';
     if (!response.ok) return 'unavailable';
     const tokens = (await response.json()) as Tokens;
-    writeSession({
-      ...current,
+    const renewed = {
       accessToken: tokens.accessToken,
       refreshToken: tokens.refreshToken,
       accessExpiresAt: Date.now() + tokens.expiresIn * 1000,
-    });
+    };
+    writeSession({ ...current, ...renewed });
+    // Before the lock is released, so that the next tab to take it finds the new tokens.
+    await recordRenewal(current.refreshToken, renewed);
     return 'renewed';
   });
 }
 
 /** Renews the tokens once, however many requests found them stale at the same time. */
-function refreshTokens(staleAccessToken: string): Promise<RefreshOutcome> {
-  refreshing ??= doRefresh(staleAccessToken).finally(() => {
+function refreshTokens(stale: StoredSession): Promise<RefreshOutcome> {
+  refreshing ??= doRefresh(stale).finally(() => {
     refreshing = null;
   });
   return refreshing;
 }
 
-/** Renews the tokens, or ends the session (and throws) when the server refuses. */
-async function renewOrEnd(staleAccessToken: string): Promise<string> {
-  const outcome = await refreshTokens(staleAccessToken);
+/** Renews the tokens of a session found stale, or ends the session (and throws) when the server refuses. */
+async function renewOrEnd(stale: StoredSession): Promise<StoredSession> {
+  const outcome = await refreshTokens(stale);
   const next = readSession();
   if (outcome === 'unavailable') {
     throw new ApiError(0, 'network_error', 'Cannot reach Scanflow to renew your session. Try again in a moment.');
@@ -187,7 +199,15 @@ async function renewOrEnd(staleAccessToken: string): Promise<string> {
     endSession(SESSION_EXPIRED_MESSAGE);
     throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
   }
-  return next.accessToken;
+  return next;
+}
+
+/** The session to send with, renewed first when its access token is about to expire. */
+async function usableSession(): Promise<StoredSession> {
+  const session = readSession();
+  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
+  // Renew shortly before expiry rather than waiting for a refusal.
+  return session.accessExpiresAt - Date.now() < 10_000 ? renewOrEnd(session) : session;
 }
 
 // ---------------------------------------------------------------- requests
@@ -235,14 +255,10 @@ async function send(method: string, path: string, options: RequestOptions, token
 /** Sends a request with the session's token; on 401 refreshes once and retries, else ends the session. */
 async function authorised(method: string, path: string, options: RequestOptions): Promise<Response> {
   if (options.auth === false) return send(method, path, options, null);
-  const session = readSession();
-  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
-  let token = session.accessToken;
-  // Renew shortly before expiry rather than waiting for a refusal.
-  if (session.accessExpiresAt - Date.now() < 10_000) token = await renewOrEnd(token);
-  let response = await send(method, path, options, token);
+  const session = await usableSession();
+  let response = await send(method, path, options, session.accessToken);
   if (response.status === 401) {
-    response = await send(method, path, options, await renewOrEnd(token));
+    response = await send(method, path, options, (await renewOrEnd(session)).accessToken);
     if (response.status === 401) {
       endSession(SESSION_EXPIRED_MESSAGE);
       throw new ApiError(401, 'session_expired', SESSION_EXPIRED_MESSAGE);
@@ -253,10 +269,7 @@ async function authorised(method: string, path: string, options: RequestOptions)
 
 /** A usable access token for a connection that is not a fetch (the live channel), renewed if due. */
 export async function freshAccessToken(): Promise<string> {
-  const session = readSession();
-  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
-  if (session.accessExpiresAt - Date.now() < 10_000) return renewOrEnd(session.accessToken);
-  return session.accessToken;
+  return (await usableSession()).accessToken;
 }
 
 async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -328,12 +341,9 @@ export async function uploadScan(
   const form = new FormData();
   if (options.patientId) form.append('patientId', options.patientId);
   form.append('files', file, file.name);
-  const session = readSession();
-  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first.');
-  let token = session.accessToken;
-  if (session.accessExpiresAt - Date.now() < 10_000) token = await renewOrEnd(token);
-  let xhr = await xhrUpload(form, token, options.onProgress);
-  if (xhr.status === 401) xhr = await xhrUpload(form, await renewOrEnd(token), options.onProgress);
+  const session = await usableSession();
+  let xhr = await xhrUpload(form, session.accessToken, options.onProgress);
+  if (xhr.status === 401) xhr = await xhrUpload(form, (await renewOrEnd(session)).accessToken, options.onProgress);
   if (xhr.status < 200 || xhr.status >= 300) throw parseXhrError(xhr);
   return (JSON.parse(xhr.responseText) as { scans: ScanSummary[] }).scans;
 }
