@@ -88,4 +88,29 @@ describe('scanflow analyze', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no-such-model/);
   });
+
+  it('stops a decode that overruns its deadline, reports that file and goes on to the next', async () => {
+    // Decoding runs in a worker thread that is stopped at the deadline: no 2048² DICOM decodes in
+    // 1 ms, so this stands in for a file that would hang a decoder.
+    const big = join(work, 'big.dcm');
+    writeFileSync(big, dicomBytes({ rows: 2048, columns: 2048 }));
+    const slow = await analyze(['--json', '--decode-timeout-ms', '1', big, join(work, 'missing.png')]);
+    expect(slow.code, slow.stderr).toBe(1);
+    const results = slow.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(results).toEqual([
+      { file: big, ok: false, error: 'Decoding took longer than 1 ms and was stopped.' },
+      { file: join(work, 'missing.png'), ok: false, error: 'no such file' },
+    ]);
+    // With the default deadline the same file is read.
+    const read = await analyze(['--json', big]);
+    expect(read.code, read.stderr).toBe(0);
+    expect(JSON.parse(read.stdout)).toMatchObject({ ok: true, image: { width: 2048, height: 2048 } });
+
+    const bad = await analyze(['--decode-timeout-ms', 'soon', big]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--decode-timeout-ms must be a whole number/);
+  });
 });

@@ -1,29 +1,34 @@
 /**
- * `scanflow analyze FILE… [--json] [--model NAME] [--heatmaps DIR]`: the AI pre-read of image files
+ * `scanflow analyze FILE… [--json] [--model NAME] [--heatmaps DIR] [--decode-timeout-ms N]`: the AI pre-read of image files
  * from the shell, without a server or a database — the same pipeline the worker runs
  * (services/ai-pipeline.ts: decode with @scanflow/imaging, the active or named model, postprocess,
  * Grad-CAM), so a researcher can triage a folder or evaluate a model.
  *
  * One JSON result per file on stdout (pretty, or one line each with --json for scripts), in the
  * order given. A file that cannot be read or decoded gets an error result and a message on stderr;
- * the others go on, and the exit status is 1 if any failed (2 for a usage error).
+ * the others go on, and the exit status is 1 if any failed (2 for a usage error). Files are decoded
+ * in a worker thread with a deadline, as in the server: a WebAssembly codec cannot be interrupted
+ * in process, and one pathological file must not stall a whole folder's run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeImage, ImagingError } from '@scanflow/imaging';
+import { createDecodePool, ImagingError } from '@scanflow/imaging';
 import { ModelLoadError, OnnxEngine, renderHeatmapRenditions } from '@scanflow/inference';
 import { loadConfig } from '../config.ts';
 import { runAnalysisPipeline, type PipelineResult } from '../services/ai-pipeline.ts';
 import { modelRegistry } from '../services/model-catalog.ts';
 
-const USAGE = `Usage: scanflow analyze FILE… [--json] [--model NAME] [--heatmaps DIR]
+const USAGE = `Usage: scanflow analyze FILE… [--json] [--model NAME] [--heatmaps DIR] [--decode-timeout-ms N]
   FILE        DICOM, PNG, JPEG or TIFF images (identified by content)
   --json      one JSON result per line (JSON Lines), no progress bar
   --model     the model folder or name to use (default: MODEL, else the only or first in MODELS_DIR)
   --heatmaps  write each file's Grad-CAM map (NAME.heatmap.png, grey) and overlay (NAME.overlay.png) here
+  --decode-timeout-ms  stop decoding a file after this long and report it (default 30000, as the server)
 Decision support only: the results are not a diagnosis.`;
+
+const DEFAULT_DECODE_TIMEOUT_MS = 30_000;
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -35,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         model: { type: 'string' },
         heatmaps: { type: 'string' },
+        'decode-timeout-ms': { type: 'string', default: String(DEFAULT_DECODE_TIMEOUT_MS) },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -46,6 +52,11 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help || files.length === 0) {
     process.stderr.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
+  }
+  const decodeTimeoutMs = Number(values['decode-timeout-ms']);
+  if (!Number.isInteger(decodeTimeoutMs) || decodeTimeoutMs < 1) {
+    process.stderr.write(`scanflow analyze: --decode-timeout-ms must be a whole number of milliseconds, at least 1\n`);
+    return 2;
   }
 
   const config = loadConfig();
@@ -60,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
   const engine = new OnnxEngine(registry.active);
   const limits = { maxPixels: config.maxImagePixels, maxDimension: config.maxImageDimension };
   if (values.heatmaps) mkdirSync(values.heatmaps, { recursive: true });
+  const decoder = createDecodePool({ size: 1, timeoutMs: decodeTimeoutMs });
   const progress = !values.json && files.length > 1 && process.stderr.isTTY ? new ProgressBar(files.length) : null;
 
   let failed = 0;
@@ -69,8 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       let result: PipelineResult;
       try {
         const bytes = new Uint8Array(await readFile(file));
-        // The file's bytes serve nothing after decoding, so uncompressed pixels are decoded in place.
-        result = await runAnalysisPipeline(bytes, (b) => decodeImage(b, limits, { consumeBytes: true }), engine);
+        result = await runAnalysisPipeline(bytes, (b) => decoder.decode(b, limits), engine);
       } catch (error) {
         const message = readableError(error);
         if (message === null) throw error;
@@ -86,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   } finally {
     progress?.clear();
-    await registry.close();
+    await Promise.all([registry.close(), decoder.close()]);
   }
   if (failed > 0) process.stderr.write(`scanflow analyze: ${failed} of ${files.length} files could not be analysed\n`);
   return failed > 0 ? 1 : 0;
