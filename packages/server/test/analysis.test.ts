@@ -138,6 +138,15 @@ describe('versioned analyses', () => {
   it('lets a doctor re-run it: a new version, the earlier one unchanged, the case left where it was', async () => {
     const before = (await get(doctor, `/api/v1/scans/${scanId}`)).json();
     const first = (await get(doctor, `/api/v1/scans/${scanId}/analysis`)).json();
+    const overlayBefore = await get(doctor, `/api/v1/scans/${scanId}/heatmap`);
+    // "The current run's overlay" is asked for again each time; unchanged, it answers 304.
+    expect(overlayBefore.headers['cache-control']).toBe('private, no-cache');
+    const unchanged = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${scanId}/heatmap`,
+      headers: { ...bearer(doctor), 'if-none-match': String(overlayBefore.headers.etag) },
+    });
+    expect([unchanged.statusCode, unchanged.rawPayload.length]).toEqual([304, 0]);
 
     const rerun = await post(doctor, `/api/v1/scans/${scanId}/analysis`);
     expect(rerun.statusCode, rerun.body).toBe(202);
@@ -158,7 +167,16 @@ describe('versioned analyses', () => {
     expect(second.labels).toEqual(first.labels);
     const old = (await get(doctor, `/api/v1/scans/${scanId}/analysis?version=1`)).json();
     expect({ ...old, versions: undefined }).toEqual({ ...first, current: false, versions: undefined });
-    expect((await get(doctor, `/api/v1/scans/${scanId}/analysis/overlay?version=1`)).statusCode).toBe(200);
+    const pinned = await get(doctor, `/api/v1/scans/${scanId}/analysis/overlay?version=1`);
+    expect([pinned.statusCode, pinned.headers['cache-control']]).toEqual([200, 'private, max-age=86400, immutable']);
+    // A browser holding the first run's overlay gets the second's: the ETag it sends is out of date.
+    const overlayAfter = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/scans/${scanId}/heatmap`,
+      headers: { ...bearer(doctor), 'if-none-match': String(overlayBefore.headers.etag) },
+    });
+    expect([overlayAfter.statusCode, overlayAfter.headers['x-analysis-version']]).toEqual([200, '2']);
+    expect(overlayAfter.headers.etag).not.toBe(overlayBefore.headers.etag);
 
     const after = (await get(doctor, `/api/v1/scans/${scanId}`)).json();
     expect(after.status).toBe('AI_ANALYZED');

@@ -10,6 +10,7 @@ import { enforce } from '../../services/access.ts';
 import { modelCatalog } from '../../services/model-catalog.ts';
 import { AiFindingSchema, AiLabelSchema, AiModelSchema, errorReplies, Nullable, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
+import { sendHeatmapPicture } from '../heatmap-reply.ts';
 
 const Priority = Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]);
 
@@ -125,21 +126,19 @@ export const analysisRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "A run's heatmap as a PNG: `heatmap` (grey map) or `overlay` (RGBA colour overlay)",
         params: Type.Object({ id: Uuid, image: Type.Union([Type.Literal('heatmap'), Type.Literal('overlay')]) }),
         querystring: Type.Object({ version }),
-        response: { 200: Type.Any({ description: 'image/png' }), ...errorReplies(400, 401, 403, 404, 409) },
+        response: {
+          200: Type.Any({ description: 'image/png' }),
+          304: Type.Null({ description: 'Not modified: If-None-Match names the current run' }),
+          ...errorReplies(400, 401, 403, 404, 409),
+        },
       },
     },
     async (request, reply) => {
       const { id, image } = request.params;
       const found = await analyses.image(sessionOf(request), id, image, request.query.version);
       request.auditTarget.details = { analysisVersion: found.version };
-      return reply
-        .headers({
-          'content-type': 'image/png',
-          'cache-control': 'private, max-age=300',
-          'x-heatmap-label': found.label,
-          'x-analysis-version': String(found.version),
-        })
-        .send(found.png);
+      const addressedBy = request.query.version === undefined ? 'current' : 'version';
+      return sendHeatmapPicture(request, reply, id, found, image, addressedBy);
     },
   );
 

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AppError, isScanStatus, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
+import { sendHeatmapPicture } from '../heatmap-reply.ts';
 import { AnalysisService } from '../../services/analysis-service.ts';
 import type { UploadedFile, WorklistPage } from '../../services/scan-service.ts';
 
@@ -256,19 +257,17 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The AI's Grad-CAM heatmap for the top finding: an RGBA PNG to lay over the image",
         description: 'Decision support: it shows where the model looked, not a diagnosis.',
         params: Type.Object({ id: Uuid }),
-        response: { 200: Type.Any({ description: 'image/png' }), ...errorReplies(400, 401, 403, 404, 409) },
+        response: {
+          200: Type.Any({ description: 'image/png' }),
+          304: Type.Null({ description: 'Not modified: If-None-Match names the current run' }),
+          ...errorReplies(400, 401, 403, 404, 409),
+        },
       },
     },
     async (request, reply) => {
       // The current analysis's colour overlay (as GET /scans/{id}/analysis/overlay).
       const heatmap = await analyses.image(sessionOf(request), request.params.id, 'overlay');
-      return reply
-        .headers({
-          'content-type': 'image/png',
-          'cache-control': 'private, max-age=300',
-          'x-heatmap-label': heatmap.label,
-        })
-        .send(heatmap.png);
+      return sendHeatmapPicture(request, reply, request.params.id, heatmap, 'overlay', 'current');
     },
   );
 
