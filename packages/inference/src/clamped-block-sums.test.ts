@@ -61,6 +61,21 @@ describe('clampedBlockSums (WebAssembly SIMD)', () => {
     );
   });
 
+  it('is exact for every block width: steps written out (up to eight) and looped (wider)', () => {
+    const [width, height] = [144, 6];
+    const wide = Uint16Array.from(noise(width * height, 65535));
+    const narrow = Uint8Array.from(noise(width * height, 255));
+    for (const fx of [8, 16, 24, 48, 72, 144]) {
+      expect(Array.from(clampedBlockSums(wide, width, height, fx, 3, 5000, 50000)!), `16-bit fx ${fx}`).toEqual(
+        bruteForce(wide, width, height, fx, 3, 5000, 50000),
+      );
+      expect(Array.from(clampedBlockSums(narrow, width, height, fx, 2, 30, 220)!), `8-bit fx ${fx}`).toEqual(
+        bruteForce(narrow, width, height, fx, 2, 30, 220),
+      );
+    }
+    for (const unrolled of [1, 2, 8]) expect(WebAssembly.validate(kernelModule(unrolled))).toBe(true);
+  });
+
   it('declines what it cannot do exactly, so the caller takes its JavaScript path', () => {
     const p = new Uint16Array(64 * 64);
     expect(clampedBlockSums(p, 64, 64, 4, 4, 0, 100)).toBeUndefined(); // fx not a multiple of 8

@@ -11,9 +11,11 @@
  * S + cL·(a − lo) + cH·(b − hi) (for an integer v, v ≤ floor(a) ⇔ v ≤ a and v ≥ ceil(b) ⇔ v ≥ b).
  *
  * The module is a few hundred bytes assembled below from named instructions (no toolchain, no
- * committed binary); the pixel rows of one output row at a time are copied into its memory, so the
- * copy stays in cache. Without WebAssembly SIMD, `clampedBlockSums` returns undefined and the
- * caller keeps its JavaScript loop.
+ * committed binary), once per block width: a block row's fx/8 vector steps are written out in
+ * full at constant offsets, so a 16-pixel-wide block costs two loads and no address arithmetic per
+ * row. The pixel rows of one output row at a time are copied into its memory, so the copy stays in
+ * cache. Without WebAssembly SIMD, `clampedBlockSums` returns undefined and the caller keeps its
+ * JavaScript loop.
  */
 
 /** Pixel arrays the kernels read: unsigned 16-bit (DICOM, 16-bit PNG) and 8-bit. */
@@ -37,7 +39,7 @@ export function clampedBlockSums(
   const max = bytes === 2 ? 0xffff : 0xff;
   if (fx % 8 !== 0 || width % fx !== 0 || height % fy !== 0 || fx * fy > 32768) return undefined;
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > max || lo >= hi) return undefined;
-  const kernel = kernels();
+  const kernel = kernels(fx / 8);
   if (!kernel) return undefined;
   const outW = width / fx;
   const outH = height / fy;
@@ -66,14 +68,20 @@ interface Kernels {
 
 type KernelFn = (src: number, width: number, rows: number, fx: number, lo: number, hi: number, dst: number) => void;
 
-let instance: Kernels | null | undefined;
+/** Block widths beyond this many vector steps share the module of this many (written out in a loop). */
+const MAX_UNROLLED_STEPS = 8;
 
-/** The instantiated module, once per thread; null where WebAssembly SIMD is unavailable. */
-function kernels(): Kernels | null {
+/** Instantiated modules by steps per block row, once per thread; null where WebAssembly SIMD is unavailable. */
+const instances = new Map<number, Kernels | null>();
+
+function kernels(steps: number): Kernels | null {
+  const unrolled = steps <= MAX_UNROLLED_STEPS ? steps : 1;
+  let instance = instances.get(unrolled);
   if (instance !== undefined) return instance;
   instance = null;
+  instances.set(unrolled, null);
   try {
-    const module = new WebAssembly.Module(kernelModule());
+    const module = new WebAssembly.Module(kernelModule(unrolled));
     const memory = new WebAssembly.Memory({ initial: 2 });
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as {
       blocks16: KernelFn;
@@ -93,6 +101,7 @@ function kernels(): Kernels | null {
         return view;
       },
     };
+    instances.set(unrolled, instance);
   } catch {
     // No WebAssembly, or no SIMD in this engine: callers keep their JavaScript path.
   }
@@ -137,10 +146,11 @@ const OP = {
   i32GeU: [0x4f],
   i32LtU: [0x49],
   i32Add: [0x6a],
+  i32Sub: [0x6b],
   i32Mul: [0x6c],
   i32DivU: [0x6e],
-  v128Load: [...simd(0x00), 0, 0],
-  v128Load8x8U: [...simd(0x02), 0, 0],
+  v128Load: (offset: number) => [...simd(0x00), 0, ...uleb(offset)],
+  v128Load8x8U: (offset: number) => [...simd(0x02), 0, ...uleb(offset)],
   v128Zero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
   i16x8Splat: simd(0x10),
   i32x4ExtractLane: (lane: number) => [...simd(0x1b), lane],
@@ -162,9 +172,9 @@ const HI = 5;
 const DST = 6;
 const O = 7; // output column
 const OUT_W = 8;
-const R = 9; // source row within the chunk
+const LAST = 9; // byte address just past the column's last row
 const X = 10; // byte address of the current pixels
-const END = 11;
+const END = 11; // byte address just past the current block row (looped steps only)
 const ROW_BYTES = 12;
 const BLOCK_BYTES = 13;
 const AT = 14; // byte address of this column's results
@@ -195,12 +205,39 @@ function lanesSum(v: number): number[] {
 /**
  * (src, width, rows, fx, lo, hi, dst): for each column block o of `rows` rows of `width` pixels at
  * `src`, writes S, cL, cH as i32 at dst + 12·o. `bytes` per pixel: 2 (eight per v128.load) or 1
- * (eight per v128.load8x8_u, widened to 16 bits).
+ * (eight per v128.load8x8_u, widened to 16 bits). `unrolled` steps of eight pixels are written out
+ * per block row; they loop when the block is wider (fx > 8·unrolled, then `unrolled` is 1).
  */
-function kernelBody(bytes: 1 | 2): number[] {
+function kernelBody(bytes: 1 | 2, unrolled: number): number[] {
   const load = bytes === 2 ? OP.v128Load : OP.v128Load8x8U;
   const perStep = 8 * bytes;
   const scale = (local: number) => (bytes === 2 ? [...OP.get(local), ...OP.i32Const(2), ...OP.i32Mul] : OP.get(local));
+  // Eight pixels at x + offset into the accumulators.
+  const step = (offset: number) => [
+    // m = max(v, lo) equals lo exactly when v ≤ lo; c = min(m, hi) equals hi exactly when v ≥ hi
+    // (lo < hi). x86 has no unsigned 16-bit ≤, so these equalities are cheaper than le_u/ge_u.
+    ...[...OP.get(X), ...load(offset), ...OP.get(V_LO), ...OP.i16x8MaxU, ...OP.set(V)],
+    // Comparisons give all-ones (−1) lanes: subtracting them counts.
+    ...[...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CL)],
+    ...[...OP.get(V), ...OP.get(V_HI), ...OP.i16x8MinU, ...OP.set(V)],
+    ...[...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CH)],
+    ...[...OP.get(ACC), ...OP.get(V), ...OP.i32x4ExtaddPairwiseI16x8U, ...OP.i32x4Add, ...OP.set(ACC)],
+  ];
+  const steps = Array.from({ length: unrolled }, (_, k) => step(k * perStep)).flat();
+  // One block row: the written-out steps, looping over the row while the block is wider than them.
+  const blockRow =
+    unrolled > 1
+      ? steps
+      : [
+          ...[...OP.get(X), ...OP.get(BLOCK_BYTES), ...OP.i32Add, ...OP.set(END)],
+          ...OP.loop,
+          ...steps,
+          ...[...OP.get(X), ...OP.i32Const(perStep), ...OP.i32Add, ...OP.set(X)],
+          ...[...OP.get(X), ...OP.get(END), ...OP.i32LtU, ...OP.brIf(0)],
+          ...OP.end,
+          // back to the row's start
+          ...[...OP.get(X), ...OP.get(BLOCK_BYTES), ...OP.i32Sub, ...OP.set(X)],
+        ];
   const code = [
     ...[...OP.get(LO), ...OP.i16x8Splat, ...OP.set(V_LO)],
     ...[...OP.get(HI), ...OP.i16x8Splat, ...OP.set(V_HI)],
@@ -212,28 +249,13 @@ function kernelBody(bytes: 1 | 2): number[] {
     ...OP.loop, // columns
     ...[...OP.get(O), ...OP.get(OUT_W), ...OP.i32GeU, ...OP.brIf(1)],
     ...[...OP.v128Zero, ...OP.set(ACC), ...OP.v128Zero, ...OP.set(CL), ...OP.v128Zero, ...OP.set(CH)],
-    ...[...OP.i32Const(0), ...OP.set(R)],
-    ...OP.block,
+    // x = src + o·blockBytes, then a row further each time round; the rows end at x + rows·rowBytes
+    ...[...OP.get(SRC), ...OP.get(O), ...OP.get(BLOCK_BYTES), ...OP.i32Mul, ...OP.i32Add, ...OP.set(X)],
+    ...[...OP.get(X), ...OP.get(ROWS), ...OP.get(ROW_BYTES), ...OP.i32Mul, ...OP.i32Add, ...OP.set(LAST)],
     ...OP.loop, // rows
-    ...[...OP.get(R), ...OP.get(ROWS), ...OP.i32GeU, ...OP.brIf(1)],
-    // x = src + r·rowBytes + o·blockBytes; end = x + blockBytes
-    ...[...OP.get(SRC), ...OP.get(R), ...OP.get(ROW_BYTES), ...OP.i32Mul, ...OP.i32Add],
-    ...[...OP.get(O), ...OP.get(BLOCK_BYTES), ...OP.i32Mul, ...OP.i32Add, ...OP.set(X)],
-    ...[...OP.get(X), ...OP.get(BLOCK_BYTES), ...OP.i32Add, ...OP.set(END)],
-    ...OP.loop, // eight pixels a step
-    // m = max(v, lo) equals lo exactly when v ≤ lo; c = min(m, hi) equals hi exactly when v ≥ hi
-    // (lo < hi). x86 has no unsigned 16-bit ≤, so these equalities are cheaper than le_u/ge_u.
-    ...[...OP.get(X), ...load, ...OP.get(V_LO), ...OP.i16x8MaxU, ...OP.set(V)],
-    // Comparisons give all-ones (−1) lanes: subtracting them counts.
-    ...[...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CL)],
-    ...[...OP.get(V), ...OP.get(V_HI), ...OP.i16x8MinU, ...OP.set(V)],
-    ...[...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CH)],
-    ...[...OP.get(ACC), ...OP.get(V), ...OP.i32x4ExtaddPairwiseI16x8U, ...OP.i32x4Add, ...OP.set(ACC)],
-    ...[...OP.get(X), ...OP.i32Const(perStep), ...OP.i32Add, ...OP.set(X)],
-    ...[...OP.get(X), ...OP.get(END), ...OP.i32LtU, ...OP.brIf(0)],
-    ...OP.end,
-    ...[...OP.get(R), ...OP.i32Const(1), ...OP.i32Add, ...OP.set(R), ...OP.br(0)],
-    ...OP.end,
+    ...blockRow,
+    ...[...OP.get(X), ...OP.get(ROW_BYTES), ...OP.i32Add, ...OP.set(X)],
+    ...[...OP.get(X), ...OP.get(LAST), ...OP.i32LtU, ...OP.brIf(0)],
     ...OP.end,
     // at = dst + 12·o; store S, cL, cH
     ...[...OP.get(DST), ...OP.get(O), ...OP.i32Const(12), ...OP.i32Mul, ...OP.i32Add, ...OP.set(AT)],
@@ -255,8 +277,8 @@ function kernelBody(bytes: 1 | 2): number[] {
   return [...uleb(body.length), ...body];
 }
 
-/** The module's bytes: imports env.memory, exports blocks16 and blocks8. */
-export function kernelModule(): Uint8Array<ArrayBuffer> {
+/** The module's bytes for `unrolled` steps per block row: imports env.memory, exports blocks16 and blocks8. */
+export function kernelModule(unrolled = 1): Uint8Array<ArrayBuffer> {
   const params = new Array<number>(DST + 1).fill(I32);
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
@@ -270,6 +292,6 @@ export function kernelModule(): Uint8Array<ArrayBuffer> {
         [...name('blocks8'), 0x00, ...uleb(1)],
       ]),
     ),
-    ...section(10, vec([kernelBody(2), kernelBody(1)])),
+    ...section(10, vec([kernelBody(2, unrolled), kernelBody(1, unrolled)])),
   ]);
 }
