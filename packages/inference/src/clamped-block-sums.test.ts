@@ -73,7 +73,30 @@ describe('clampedBlockSums (WebAssembly SIMD)', () => {
         bruteForce(narrow, width, height, fx, 2, 30, 220),
       );
     }
-    for (const unrolled of [1, 2, 8]) expect(WebAssembly.validate(kernelModule(unrolled))).toBe(true);
+    for (const unrolled of [1, 2, 8]) {
+      for (const [low, high] of [
+        [true, true],
+        [true, false],
+        [false, true],
+        [false, false],
+      ] as const) {
+        expect(WebAssembly.validate(kernelModule({ unrolled, low, high }))).toBe(true);
+      }
+    }
+  });
+
+  it('takes only the counts asked for (the others read 0), with the same sums', () => {
+    const [width, height] = [48, 8];
+    const p = Uint16Array.from(noise(width * height, 4095));
+    const all = bruteForce(p, width, height, 16, 4, 800, 3000);
+    for (const [low, high] of [
+      [true, false],
+      [false, true],
+      [false, false],
+    ] as const) {
+      const expected = all.map((v, i) => ((i % 3 === 1 && !low) || (i % 3 === 2 && !high) ? 0 : v));
+      expect(Array.from(clampedBlockSums(p, width, height, 16, 4, 800, 3000, { low, high })!)).toEqual(expected);
+    }
   });
 
   it('declines what it cannot do exactly, so the caller takes its JavaScript path', () => {

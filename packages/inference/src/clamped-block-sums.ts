@@ -22,6 +22,15 @@
 export type UnsignedPixels = Uint16Array | Uint8Array;
 
 /**
+ * Which counts to take. A caller whose a (or b) is an integer multiplies cL (or cH) by zero, and a
+ * kernel that skips a count does two operations fewer per eight pixels; a count not taken reads 0.
+ */
+export interface BlockCounts {
+  low: boolean;
+  high: boolean;
+}
+
+/**
  * [S, cL, cH] for each fx×fy block of a width×height frame (row-major blocks, three Int32 each),
  * or undefined when the kernels cannot do it: no WebAssembly SIMD, fx not a multiple of 8, lo/hi
  * outside the pixel type or lo ≥ hi, or blocks too large for exact 32-bit sums.
@@ -34,12 +43,13 @@ export function clampedBlockSums(
   fy: number,
   lo: number,
   hi: number,
+  counts: BlockCounts = { low: true, high: true },
 ): Int32Array | undefined {
   const bytes = pixels.BYTES_PER_ELEMENT;
   const max = bytes === 2 ? 0xffff : 0xff;
   if (fx % 8 !== 0 || width % fx !== 0 || height % fy !== 0 || fx * fy > 32768) return undefined;
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > max || lo >= hi) return undefined;
-  const kernel = kernels(fx / 8);
+  const kernel = kernels({ unrolled: fx / 8 <= MAX_UNROLLED_STEPS ? fx / 8 : 1, ...counts });
   if (!kernel) return undefined;
   const outW = width / fx;
   const outH = height / fy;
@@ -68,20 +78,25 @@ interface Kernels {
 
 type KernelFn = (src: number, width: number, rows: number, fx: number, lo: number, hi: number, dst: number) => void;
 
-/** Block widths beyond this many vector steps share the module of this many (written out in a loop). */
+/** Blocks up to this many vector steps wide have them written out; wider ones loop over one. */
 const MAX_UNROLLED_STEPS = 8;
 
-/** Instantiated modules by steps per block row, once per thread; null where WebAssembly SIMD is unavailable. */
-const instances = new Map<number, Kernels | null>();
+/** What a module is specialised for: vector steps written out per block row, and counts taken. */
+export interface KernelShape extends BlockCounts {
+  unrolled: number;
+}
 
-function kernels(steps: number): Kernels | null {
-  const unrolled = steps <= MAX_UNROLLED_STEPS ? steps : 1;
-  let instance = instances.get(unrolled);
+/** Instantiated modules by shape, once per thread; null where WebAssembly SIMD is unavailable. */
+const instances = new Map<string, Kernels | null>();
+
+function kernels(shape: KernelShape): Kernels | null {
+  const key = `${shape.unrolled}${shape.low ? 'L' : ''}${shape.high ? 'H' : ''}`;
+  let instance = instances.get(key);
   if (instance !== undefined) return instance;
   instance = null;
-  instances.set(unrolled, null);
+  instances.set(key, null);
   try {
-    const module = new WebAssembly.Module(kernelModule(unrolled));
+    const module = new WebAssembly.Module(kernelModule(shape));
     const memory = new WebAssembly.Memory({ initial: 2 });
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as {
       blocks16: KernelFn;
@@ -101,7 +116,7 @@ function kernels(steps: number): Kernels | null {
         return view;
       },
     };
-    instances.set(unrolled, instance);
+    instances.set(key, instance);
   } catch {
     // No WebAssembly, or no SIMD in this engine: callers keep their JavaScript path.
   }
@@ -206,9 +221,10 @@ function lanesSum(v: number): number[] {
  * (src, width, rows, fx, lo, hi, dst): for each column block o of `rows` rows of `width` pixels at
  * `src`, writes S, cL, cH as i32 at dst + 12·o. `bytes` per pixel: 2 (eight per v128.load) or 1
  * (eight per v128.load8x8_u, widened to 16 bits). `unrolled` steps of eight pixels are written out
- * per block row; they loop when the block is wider (fx > 8·unrolled, then `unrolled` is 1).
+ * per block row; they loop when the block is wider (fx > 8·unrolled, then `unrolled` is 1). A count
+ * the shape leaves out stays 0.
  */
-function kernelBody(bytes: 1 | 2, unrolled: number): number[] {
+function kernelBody(bytes: 1 | 2, { unrolled, low, high }: KernelShape): number[] {
   const load = bytes === 2 ? OP.v128Load : OP.v128Load8x8U;
   const perStep = 8 * bytes;
   const scale = (local: number) => (bytes === 2 ? [...OP.get(local), ...OP.i32Const(2), ...OP.i32Mul] : OP.get(local));
@@ -218,9 +234,9 @@ function kernelBody(bytes: 1 | 2, unrolled: number): number[] {
     // (lo < hi). x86 has no unsigned 16-bit ≤, so these equalities are cheaper than le_u/ge_u.
     ...[...OP.get(X), ...load(offset), ...OP.get(V_LO), ...OP.i16x8MaxU, ...OP.set(V)],
     // Comparisons give all-ones (−1) lanes: subtracting them counts.
-    ...[...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CL)],
+    ...(low ? [...OP.get(CL), ...OP.get(V), ...OP.get(V_LO), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CL)] : []),
     ...[...OP.get(V), ...OP.get(V_HI), ...OP.i16x8MinU, ...OP.set(V)],
-    ...[...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CH)],
+    ...(high ? [...OP.get(CH), ...OP.get(V), ...OP.get(V_HI), ...OP.i16x8Eq, ...OP.i16x8Sub, ...OP.set(CH)] : []),
     ...[...OP.get(ACC), ...OP.get(V), ...OP.i32x4ExtaddPairwiseI16x8U, ...OP.i32x4Add, ...OP.set(ACC)],
   ];
   const steps = Array.from({ length: unrolled }, (_, k) => step(k * perStep)).flat();
@@ -277,8 +293,8 @@ function kernelBody(bytes: 1 | 2, unrolled: number): number[] {
   return [...uleb(body.length), ...body];
 }
 
-/** The module's bytes for `unrolled` steps per block row: imports env.memory, exports blocks16 and blocks8. */
-export function kernelModule(unrolled = 1): Uint8Array<ArrayBuffer> {
+/** The module's bytes for a shape: imports env.memory, exports blocks16 and blocks8. */
+export function kernelModule(shape: KernelShape = { unrolled: 1, low: true, high: true }): Uint8Array<ArrayBuffer> {
   const params = new Array<number>(DST + 1).fill(I32);
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
@@ -292,6 +308,6 @@ export function kernelModule(unrolled = 1): Uint8Array<ArrayBuffer> {
         [...name('blocks8'), 0x00, ...uleb(1)],
       ]),
     ),
-    ...section(10, vec([kernelBody(2, unrolled), kernelBody(1, unrolled)])),
+    ...section(10, vec([kernelBody(2, shape), kernelBody(1, shape)])),
   ]);
 }

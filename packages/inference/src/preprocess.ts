@@ -356,7 +356,8 @@ function clampedAreaMeans(
   const [a, b] = sign > 0 ? [low, high] : [-high, -low];
   const lo = Math.floor(a);
   const hi = Math.ceil(b);
-  const sums = clampedBlockSums(p, width, height, fx, fy, lo, hi);
+  // An integer bound multiplies its count by zero below, so that count is not taken.
+  const sums = clampedBlockSums(p, width, height, fx, fy, lo, hi, { low: a !== lo, high: b !== hi });
   if (!sums) return undefined;
   const area = fx * fy;
   const out = new Float64Array(outH * outW);
