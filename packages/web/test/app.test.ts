@@ -571,23 +571,25 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     await page.getByRole('heading', { name: 'My scans' }).waitFor();
   });
 
-  // Two successful refreshes here once meant the second tab took the first tab's new access token
-  // for its old one: issued within the same second, they were identical. Tokens now carry a unique
-  // id, and the client judges "already renewed" by the rotating refresh token.
-  it('two tabs with an expired access token refresh once between them and both stay signed in', async () => {
-    const org = uniqueSlug();
-    const patient = await createUser(t, org, 'patient');
+  /**
+   * One patient signed in in two tabs of one browser, the access token made to look expired (so
+   * the next request in either tab refreshes first), and every refresh either tab sends, counted.
+   * Returns the stored session as it was made to look, for a tab to be handed later.
+   */
+  async function twoTabsDueToRefresh() {
+    const patient = await createUser(t, uniqueSlug(), 'patient');
     const first = await newPage();
     await signIn(first, patient);
     await first.getByRole('heading', { name: 'My scans' }).waitFor();
     const second = await first.context().newPage();
     await second.goto('/');
     await second.getByRole('heading', { name: 'My scans' }).waitFor();
-    // Make both tabs believe the access token is about to expire: each will try to refresh at once.
-    await first.evaluate(() => {
+    const expired = await first.evaluate(() => {
       const session = JSON.parse(localStorage.getItem('scanflow.session')!) as { accessExpiresAt: number };
       session.accessExpiresAt = 0;
-      localStorage.setItem('scanflow.session', JSON.stringify(session));
+      const text = JSON.stringify(session);
+      localStorage.setItem('scanflow.session', text);
+      return text;
     });
     const refreshes: string[] = [];
     for (const p of [first, second]) {
@@ -595,6 +597,14 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
         if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(String(r.status()));
       });
     }
+    return { first, second, expired, refreshes };
+  }
+
+  // Two successful refreshes here once meant the second tab took the first tab's new access token
+  // for its old one: issued within the same second, they were identical. Tokens now carry a unique
+  // id, and the client judges "already renewed" by the rotating refresh token.
+  it('two tabs with an expired access token refresh once between them and both stay signed in', async () => {
+    const { first, second, refreshes } = await twoTabsDueToRefresh();
     await Promise.all([first.reload(), second.reload()]);
     await first.getByRole('heading', { name: 'My scans' }).waitFor();
     await second.getByRole('heading', { name: 'My scans' }).waitFor();
@@ -610,30 +620,11 @@ describe.skipIf(!haveBrowser)('web app in Chromium', () => {
     // Chromium propagates localStorage between tabs asynchronously, so a tab can take the refresh
     // lock just after another tab renewed and still read the spent refresh token. Here that lag is
     // made to last: the second tab is given back the session as it was before the first renewed.
-    const patient = await createUser(t, uniqueSlug(), 'patient');
-    const first = await newPage();
-    await signIn(first, patient);
-    await first.getByRole('heading', { name: 'My scans' }).waitFor();
-    const second = await first.context().newPage();
-    await second.goto('/');
-    await second.getByRole('heading', { name: 'My scans' }).waitFor();
-    const lagging = await first.evaluate(() => {
-      const session = JSON.parse(localStorage.getItem('scanflow.session')!) as { accessExpiresAt: number };
-      session.accessExpiresAt = 0;
-      const text = JSON.stringify(session);
-      localStorage.setItem('scanflow.session', text);
-      return text;
-    });
-    const refreshes: string[] = [];
-    for (const p of [first, second]) {
-      p.on('response', (r) => {
-        if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(String(r.status()));
-      });
-    }
+    const { first, second, expired, refreshes } = await twoTabsDueToRefresh();
     await first.reload();
     await first.getByRole('heading', { name: 'My scans' }).waitFor();
     await expect.poll(() => refreshes).toEqual(['200']);
-    await second.evaluate((text) => localStorage.setItem('scanflow.session', text), lagging);
+    await second.evaluate((text) => localStorage.setItem('scanflow.session', text), expired);
     await second.reload();
     await second.getByRole('heading', { name: 'My scans' }).waitFor();
     await first.reload();
