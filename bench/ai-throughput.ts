@@ -285,13 +285,19 @@ async function sustainedProcesses(kind: Kind, processes: number, databaseUrl: st
       children.push(spawn('node', [BIN, 'worker'], { env: { ...process.env, ...settings }, stdio: 'ignore' }));
     }
     await waitAnalysed(ctx, ids);
-    return { processes, ...(await rateOf(ctx, ids)) };
+    return { processes, ...(await rateOf(ctx, ids)), stagesMs: await stageMedians(ctx, ids) };
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await ctx.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Pre- and post-processing against the model's own run (issue 4's target: the first under the second). */
+function aroundTheModel(stages: Record<string, number>): string {
+  const around = round((stages.preprocess ?? NaN) + (stages.explain ?? NaN), 1);
+  return `${around} vs ${stages.infer}`;
 }
 
 export async function run(): Promise<{ table: string; json: unknown }> {
@@ -315,7 +321,11 @@ export async function run(): Promise<{ table: string; json: unknown }> {
 
   const postgres = await freshPostgres(PG_URL);
   const sustained: Record<string, unknown[]> = {};
-  lines.push('', `| sustained, queue of ${SCANS} | database | workers | scans/s |`, '| --- | --- | --- | --- |');
+  lines.push(
+    '',
+    `| sustained, queue of ${SCANS} | database | workers | scans/s | median ms: preprocess + explain vs infer |`,
+    '| --- | --- | --- | --- | --- |',
+  );
   for (const kind of KINDS) {
     const rows: unknown[] = (sustained[kind.name] = []);
     for (const slots of [1, 2, 4]) {
@@ -323,7 +333,7 @@ export async function run(): Promise<{ table: string; json: unknown }> {
       const r = await sustainedInProcess(kind, slots);
       rows.push({ database: 'pglite', ...r });
       lines.push(
-        `| ${kind.name} | PGlite | ${slots} slot(s), 1 process | ${r.perSecond} (CPU ${r.cpuMsPerScan} ms a scan) |`,
+        `| ${kind.name} | PGlite | ${slots} slot(s), 1 process | ${r.perSecond} (CPU ${r.cpuMsPerScan} ms a scan) | ${aroundTheModel(r.stagesMs)} |`,
       );
     }
     if (postgres) {
@@ -331,7 +341,9 @@ export async function run(): Promise<{ table: string; json: unknown }> {
         process.stderr.write(`[ai-throughput] ${kind.name}: ${processes} worker process(es) (PostgreSQL)…\n`);
         const r = await sustainedProcesses(kind, processes, PG_URL);
         rows.push({ database: 'postgres', ...r });
-        lines.push(`| ${kind.name} | PostgreSQL | ${processes} process(es), 1 slot each | ${r.perSecond} |`);
+        lines.push(
+          `| ${kind.name} | PostgreSQL | ${processes} process(es), 1 slot each | ${r.perSecond} | ${aroundTheModel(r.stagesMs)} |`,
+        );
       }
     }
   }
