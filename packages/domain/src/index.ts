@@ -5,3 +5,4 @@ export * from './prescription.ts';
 export * from './policy.ts';
 export * from './worklist.ts';
 export * from './annotations.ts';
+export * from './ids.ts';

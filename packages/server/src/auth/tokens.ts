@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { isRole, unauthorized, type Role } from '@scanflow/domain';
+import { isRole, isCanonicalUuid, unauthorized, type Role } from '@scanflow/domain';
 
 const ISSUER = 'scanflow';
 const ACCESS_AUDIENCE = 'scanflow-api';
@@ -26,8 +26,6 @@ export interface ChallengeClaims {
   userId: string;
   orgId: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class TokenService {
   constructor(
@@ -71,11 +69,11 @@ export class TokenService {
     const { sub, org, role, sid, mfa } = payload;
     if (
       typeof sub !== 'string' ||
-      !UUID.test(sub) ||
+      !isCanonicalUuid(sub) ||
       typeof org !== 'string' ||
-      !UUID.test(org) ||
+      !isCanonicalUuid(org) ||
       typeof sid !== 'string' ||
-      !UUID.test(sid) ||
+      !isCanonicalUuid(sid) ||
       !isRole(role) ||
       typeof mfa !== 'boolean'
     ) {
@@ -100,7 +98,7 @@ export class TokenService {
 
   async verifyChallenge(token: string): Promise<ChallengeClaims> {
     const { sub, org } = await this.verify(token, CHALLENGE_AUDIENCE);
-    if (typeof sub !== 'string' || !UUID.test(sub) || typeof org !== 'string' || !UUID.test(org)) {
+    if (typeof sub !== 'string' || !isCanonicalUuid(sub) || typeof org !== 'string' || !isCanonicalUuid(org)) {
       throw unauthorized('The second-factor challenge is malformed');
     }
     return { userId: sub, orgId: org };

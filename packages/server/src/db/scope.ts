@@ -8,6 +8,7 @@
  * `withSystem` is the only way around it: for sign-in (a user is looked up before anyone is
  * known), migrations, seeding, and background jobs that act for the system. Keep its callers few.
  */
+import { isCanonicalUuid } from '@scanflow/domain';
 import type { Database, Transaction } from './database.ts';
 
 /** The database role name RLS policies read in app_role(). */
@@ -20,7 +21,6 @@ export interface Scope {
   dbRole: DbRole;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DB_ROLES: readonly DbRole[] = ['patient', 'doctor', 'pharmacist', 'admin', 'restricted', 'system'];
 
 /**
@@ -31,7 +31,7 @@ const DB_ROLES: readonly DbRole[] = ['patient', 'doctor', 'pharmacist', 'admin',
  */
 export function scopePreamble(scope: Scope): string {
   const user = scope.userId ?? '';
-  if (!UUID.test(scope.orgId) || (user !== '' && !UUID.test(user)) || !DB_ROLES.includes(scope.dbRole)) {
+  if (!isCanonicalUuid(scope.orgId) || (user !== '' && !isCanonicalUuid(user)) || !DB_ROLES.includes(scope.dbRole)) {
     throw new Error('Refusing to bind a malformed scope');
   }
   return (

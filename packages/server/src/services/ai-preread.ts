@@ -13,6 +13,7 @@
  * The same job with `rerun: true` is a doctor's request to analyse a scan again (for example
  * after a model change): a new version, the scan's status and waiting time left as they are.
  */
+import { isUuid } from '@scanflow/domain';
 import { ImagingError, NotOpenedError, type DecodePool } from '@scanflow/imaging';
 import { heatmapGrid, type InferenceEngine } from '@scanflow/inference';
 import type { AppContext } from '../context.ts';
@@ -74,7 +75,6 @@ export function createPrereadHandler(ctx: AppContext, engine: InferenceEngine, d
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const scanIdOf = (job: Job): string => String((job.payload as Partial<AiJobPayload>).scanId);
 
 /** The batch's scans, read as the system of each job's organisation: one statement per organisation. */
@@ -85,7 +85,7 @@ async function scansOf(ctx: AppContext, jobs: readonly Job[]): Promise<Map<strin
     const ids = jobs
       .filter((j) => j.orgId === orgId)
       .map(scanIdOf)
-      .filter((id) => UUID.test(id));
+      .filter(isUuid);
     const found = await withScope(ctx.db, { orgId, userId: null, dbRole: 'system' }, (tx) => findScanStates(tx, ids));
     for (const row of found) rows.set(row.id, row);
   }

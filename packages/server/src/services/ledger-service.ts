@@ -25,7 +25,7 @@ import {
   type NoteVerifier,
   type WitnessState,
 } from '@scanflow/ledger';
-import { AppError, notFound } from '@scanflow/domain';
+import { AppError, isUuid, notFound } from '@scanflow/domain';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/database.ts';
@@ -152,7 +152,7 @@ export class LedgerService {
   /** The log's signed-note verifier key, if the log exists (an organisation, or the system log). */
   async verifierKey(logId: string): Promise<string | null> {
     if (logId !== SYSTEM_LOG) {
-      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(logId);
+      const uuid = isUuid(logId);
       const { rows } = uuid
         ? await withSystem(this.ctx.db, (tx) => tx.query('SELECT 1 FROM organisations WHERE id = $1', [logId]))
         : { rows: [] };

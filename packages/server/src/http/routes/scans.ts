@@ -1,14 +1,12 @@
 /** /api/v1/scans: upload, worklists, a case, its image, and lifecycle transitions. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError, isScanStatus, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
+import { AppError, isScanStatus, isUuid, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
 import { sendHeatmapPicture } from '../heatmap-reply.ts';
 import { AnalysisService } from '../../services/analysis-service.ts';
 import type { UploadedFile, WorklistPage } from '../../services/scan-service.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function parseStatuses(text: string | undefined): ScanStatus[] | undefined {
   if (!text) return undefined;
@@ -59,8 +57,7 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
           files.push({ filename: part.filename ?? '', bytes: await part.toBuffer() });
         } else if (part.fieldname === 'patientId') {
           const value = String(part.value).trim();
-          if (!UUID.test(value))
-            throw new AppError('validation_failed', 'patientId must be a patient record id (UUID)');
+          if (!isUuid(value)) throw new AppError('validation_failed', 'patientId must be a patient record id (UUID)');
           patientId = value.toLowerCase();
         }
       }
