@@ -19,7 +19,6 @@ export function codestreamSize(kind: 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k', 
   return { width: h.width, height: h.height, components: h.samplesPerPixel };
 }
 
-/** JPEG 2000 codestream (ITU-T T.800 A.5.1): SOC FF4F then SIZ FF51; a JP2 box wrapper is skipped. */
 /** A tile index (Isot) is 16 bits and 65535 is reserved, so no codestream has more tiles (T.800 A.4.2). */
 const MAX_TILES = 65_535;
 
@@ -47,6 +46,7 @@ function checkTileGrid(
     throw corrupt(`The JPEG 2000 frame declares ${tiles} tiles; a codestream has at most ${MAX_TILES}.`);
 }
 
+/** JPEG 2000 codestream (ITU-T T.800 A.5.1): SOC FF4F then SIZ FF51; a JP2 box wrapper is skipped. */
 function j2kSize(bytes: Uint8Array): CodestreamSize {
   let at = 0;
   if (bytes[0] !== 0xff || bytes[1] !== 0x4f) {
