@@ -72,11 +72,16 @@ export async function tokensThatReplaced(refreshToken: string): Promise<RenewedT
 export async function recordRenewal(spent: string, renewed: RenewedTokens): Promise<void> {
   if (!available()) return;
   try {
-    const previous = (await transact('readonly', (store) => store.get(KEY))) as Handover | undefined;
-    // Same family when the token just spent is the one the last renewal issued.
-    const earlier = previous?.renewed.refreshToken === spent ? previous.spent : [];
-    const handover: Handover = { spent: [...earlier, spent].slice(-SPENT_KEPT), renewed };
-    await transact('readwrite', (store) => store.put(handover, KEY));
+    await transact('readwrite', (store) => {
+      const read = store.get(KEY);
+      read.onsuccess = () => {
+        const previous = read.result as Handover | undefined;
+        // Same family when the token just spent is the one the last renewal issued.
+        const earlier = previous?.renewed.refreshToken === spent ? previous.spent : [];
+        store.put({ spent: [...earlier, spent].slice(-SPENT_KEPT), renewed } satisfies Handover, KEY);
+      };
+      return read;
+    });
   } catch {
     // Best effort: a tab that misses the handover refreshes itself, as without IndexedDB.
   }
