@@ -1,4 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+
+/** The replies a heatmap picture route documents besides its errors. */
+export const heatmapPictureReplies = {
+  200: Type.Any({ description: 'image/png' }),
+  304: Type.Null({ description: 'Not modified: If-None-Match names the current run' }),
+};
 
 /**
  * Sends a heatmap picture. A run's picture never changes (runs are versioned, never overwritten),

@@ -10,7 +10,7 @@ import { enforce } from '../../services/access.ts';
 import { modelCatalog } from '../../services/model-catalog.ts';
 import { AiFindingSchema, AiLabelSchema, AiModelSchema, errorReplies, Nullable, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
-import { sendHeatmapPicture } from '../heatmap-reply.ts';
+import { heatmapPictureReplies, sendHeatmapPicture } from '../heatmap-reply.ts';
 
 const Priority = Type.Union([Type.Literal('HIGH'), Type.Literal('ROUTINE')]);
 
@@ -126,11 +126,7 @@ export const analysisRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "A run's heatmap as a PNG: `heatmap` (grey map) or `overlay` (RGBA colour overlay)",
         params: Type.Object({ id: Uuid, image: Type.Union([Type.Literal('heatmap'), Type.Literal('overlay')]) }),
         querystring: Type.Object({ version }),
-        response: {
-          200: Type.Any({ description: 'image/png' }),
-          304: Type.Null({ description: 'Not modified: If-None-Match names the current run' }),
-          ...errorReplies(400, 401, 403, 404, 409),
-        },
+        response: { ...heatmapPictureReplies, ...errorReplies(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { AppError, isScanStatus, isUuid, USER_TRANSITION_ACTIONS, type ScanStatus } from '@scanflow/domain';
 import { errorReplies, Uuid } from '../schemas.ts';
 import { sessionOf } from '../request-context.ts';
-import { sendHeatmapPicture } from '../heatmap-reply.ts';
+import { heatmapPictureReplies, sendHeatmapPicture } from '../heatmap-reply.ts';
 import { AnalysisService } from '../../services/analysis-service.ts';
 import type { UploadedFile, WorklistPage } from '../../services/scan-service.ts';
 
@@ -254,11 +254,7 @@ export const scanRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The AI's Grad-CAM heatmap for the top finding: an RGBA PNG to lay over the image",
         description: 'Decision support: it shows where the model looked, not a diagnosis.',
         params: Type.Object({ id: Uuid }),
-        response: {
-          200: Type.Any({ description: 'image/png' }),
-          304: Type.Null({ description: 'Not modified: If-None-Match names the current run' }),
-          ...errorReplies(400, 401, 403, 404, 409),
-        },
+        response: { ...heatmapPictureReplies, ...errorReplies(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
